@@ -1,0 +1,1 @@
+"""ADE Workstation: the Textual app over `ade_engine`'s service layer."""
