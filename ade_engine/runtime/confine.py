@@ -15,6 +15,9 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from typing import Union
+
+StrPath = Union[str, "os.PathLike[str]"]
 
 from ade_engine.errors import AdeError
 from ade_engine.runtime import landlock, seccomp_filter
@@ -32,8 +35,8 @@ NETWORK_DISABLED_MESSAGE = "network access is disabled for this job"
 
 _SYSTEM_READ_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin")
 # mimetypes (used by openpyxl) opens /etc/mime.types when it exists and does not expect EACCES.
-_SYSTEM_READ_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/mime.types", "/dev/urandom", "/dev/random", "/dev/zero")
-_NETWORK_READ = (
+SYSTEM_READ_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/mime.types", "/dev/urandom", "/dev/random", "/dev/zero")
+NETWORK_READ_PATHS = (
     "/etc/resolv.conf",
     "/etc/hosts",
     "/etc/nsswitch.conf",
@@ -63,8 +66,8 @@ def missing_protections(level: str) -> list[str]:
     return [p for p in PROTECTIONS["strict"] if p not in have]
 
 
-def read_only_paths(*, config_dir: str, input_path: str, vendor_dir: str | None, network: bool,
-                    extra_read: Sequence[str] = ()) -> list[str]:
+def read_only_paths(*, config_dir: StrPath, vendor_dir: StrPath | None, network: bool,
+                    extra_read: Sequence[StrPath] = ()) -> list[str]:
     """What the job may read (besides its job dir): interpreter, engine, system libraries, package."""
     import sysconfig
 
@@ -80,15 +83,15 @@ def read_only_paths(*, config_dir: str, input_path: str, vendor_dir: str | None,
     paths.extend(p for p in sys.path if p and os.path.isabs(p))
     paths.append(os.path.dirname(os.path.abspath(ade_engine.__file__)))
     paths.extend(_SYSTEM_READ_DIRS)
-    paths.extend(_SYSTEM_READ_FILES)
+    paths.extend(SYSTEM_READ_FILES)
     if network:
-        paths.extend(_NETWORK_READ)
+        paths.extend(NETWORK_READ_PATHS)
     if os.path.exists("/proc/self"):
         paths.append(os.path.realpath("/proc/self"))
-    paths.extend([config_dir, input_path])
+    paths.append(os.fspath(config_dir))
     if vendor_dir:
-        paths.append(vendor_dir)
-    paths.extend(extra_read)
+        paths.append(os.fspath(vendor_dir))
+    paths.extend(os.fspath(p) for p in extra_read)
     seen: set[str] = set()
     out = []
     for p in paths:
@@ -99,13 +102,13 @@ def read_only_paths(*, config_dir: str, input_path: str, vendor_dir: str | None,
     return out
 
 
-def apply_landlock(*, job_dir: str, config_dir: str, input_path: str, vendor_dir: str | None, network: bool,
-                   extra_read: Sequence[str] = ()) -> int:
+def apply_landlock(*, job_dir: StrPath, config_dir: StrPath, vendor_dir: StrPath | None, network: bool,
+                   extra_read: Sequence[StrPath] = ()) -> int:
     """Restrict the filesystem (and TCP when network is off); returns the Landlock ABI used."""
     rules = [landlock.Rule(p, landlock.READ_ONLY) for p in read_only_paths(
-        config_dir=config_dir, input_path=input_path, vendor_dir=vendor_dir, network=network, extra_read=extra_read)]
+        config_dir=config_dir, vendor_dir=vendor_dir, network=network, extra_read=extra_read)]
     rules.append(landlock.Rule("/dev/null", landlock.FS_READ_FILE | landlock.FS_WRITE_FILE | landlock.FS_TRUNCATE))
-    rules.append(landlock.Rule(os.path.realpath(job_dir), landlock.READ_WRITE))
+    rules.append(landlock.Rule(os.path.realpath(os.fspath(job_dir)), landlock.READ_WRITE))
     return landlock.restrict(rules, deny_tcp=not network)
 
 
@@ -126,14 +129,19 @@ def install_network_stubs() -> None:
             setattr(socket, name, _refuse)
 
 
-def apply(level: str, *, job_dir: str, config_dir: str, input_path: str, vendor_dir: str | None = None,
-          network: bool = False, extra_read: Sequence[str] = ()) -> list[str]:
+def apply(level: str, *, job_dir: StrPath, config_dir: StrPath, input_path: StrPath | None,
+          vendor_dir: StrPath | None = None, network: bool = False, extra_read: Sequence[StrPath] = ()) -> list[str]:
     """Confine this process at `level`; returns the protections of `strict` not applied.
 
     Raises SandboxUnavailable when a step of the level fails; the process may then be partly
     confined and must only write `result.json` and exit. `extra_read` adds read-only paths (e.g.
-    the runtime's site dir when it is not on sys.path yet).
+    the runtime's site dir when it is not on sys.path yet). `vendor_dir` defaults to `<job_dir>/vendor`
+    when that exists.
     """
+    job_dir = os.fspath(job_dir)
+    if vendor_dir is None and os.path.exists(os.path.join(job_dir, "vendor")):
+        vendor_dir = os.path.join(job_dir, "vendor")
+    extra = [os.fspath(p) for p in extra_read] + ([os.fspath(input_path)] if input_path is not None else [])
     if level not in LEVELS:
         raise SandboxUnavailable(f"unknown sandbox level {level!r} (expected one of {', '.join(LEVELS)}).")
     if level == "strict" and os.uname().nodename != BWRAP_HOSTNAME:
@@ -146,8 +154,8 @@ def apply(level: str, *, job_dir: str, config_dir: str, input_path: str, vendor_
             raise SandboxUnavailable(f"sandbox level {level!r}: {exc}.", details={"protection": "seccomp"}) from exc
     if level in ("strict", "standard"):
         try:
-            apply_landlock(job_dir=job_dir, config_dir=config_dir, input_path=input_path, vendor_dir=vendor_dir,
-                           network=network, extra_read=extra_read)
+            apply_landlock(job_dir=job_dir, config_dir=os.fspath(config_dir), vendor_dir=vendor_dir,
+                           network=network, extra_read=extra)
         except landlock.LandlockError as exc:
             raise SandboxUnavailable(f"sandbox level {level!r}: Landlock failed: {exc.strerror}.",
                                      details={"protection": "landlock"}) from exc
