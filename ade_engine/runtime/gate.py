@@ -158,7 +158,7 @@ def _describe_zip(names: set[str]) -> str:
         return "a PowerPoint presentation (.pptx)"
     if "xl/workbook.bin" in names:
         return "an Excel binary workbook (.xlsb)"
-    return "a zip archive that is not a workbook"
+    return "a plain zip archive (no xl/workbook.xml inside)"
 
 
 def _ole2_error(p: Path, name: str) -> InputError:

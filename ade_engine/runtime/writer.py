@@ -1,0 +1,215 @@
+"""Streaming output writer: xlsxwriter in constant-memory mode (pipeline.md §7, writing rules).
+
+Writes `<final>.partial` row by row; `close()` renames it into place, `abort()` removes it. Every
+value is written as what it is — strings always as literal text (so `=cmd|...` never becomes a
+live formula) — and the fixes the writer had to make are returned per row so the engine can raise
+one rule warning per (output column, kind).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from ade_engine.errors import AdeError
+
+MAX_STRING = 32_767
+MAX_ROWS = 1_048_576  # including the header row
+MAX_COLUMNS = 16_384
+FIX_KINDS = ("value_truncated", "control_chars_removed", "non_finite_float", "timezone_converted", "bad_value_type")
+
+# Characters XML 1.0 cannot carry (tab, LF and CR are fine), plus lone surrogates and U+FFFE/U+FFFF.
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+TIME_FORMAT = "hh:mm:ss"
+DURATION_FORMAT = "[h]:mm:ss"
+_EXCEL_MIN = _dt.datetime(1900, 1, 1)
+_EXCEL_MAX = _dt.datetime(9999, 12, 31, 23, 59, 59)
+
+
+@dataclass(frozen=True)
+class WriterFix:
+    """A change the writer made to a value: 0-based `column_index` in the row, `kind` from `FIX_KINDS`."""
+
+    column_index: int
+    kind: str
+
+
+class OutputWriter:
+    """One-sheet xlsx writer; rows must be written in order (constant memory)."""
+
+    def __init__(self, final_path: str | os.PathLike[str], sheet_name: str, created: _dt.datetime, *,
+                 tmpdir: str | os.PathLike[str] | None = None):
+        import xlsxwriter
+
+        self.final_path = Path(final_path)
+        self.partial_path = self.final_path.with_name(self.final_path.name + ".partial")
+        if created.tzinfo is not None:
+            created = created.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        self.rows_written = 0
+        self.max_columns = 0
+        self._closed = False
+        self._wb = xlsxwriter.Workbook(str(self.partial_path), {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+            "nan_inf_to_errors": False,
+            "tmpdir": str(tmpdir) if tmpdir is not None else str(self.final_path.parent),
+        })
+        # Both core properties come from `created`, never the clock, so identical runs give identical bytes.
+        self._wb.set_properties({"created": created})
+        self._ws = self._wb.add_worksheet(_safe_sheet_name(sheet_name))
+        self._fmt = {
+            "date": self._wb.add_format({"num_format": DATE_FORMAT}),
+            "datetime": self._wb.add_format({"num_format": DATETIME_FORMAT}),
+            "time": self._wb.add_format({"num_format": TIME_FORMAT}),
+            "duration": self._wb.add_format({"num_format": DURATION_FORMAT}),
+        }
+
+    def write_row(self, values: Iterable[Any]) -> list[WriterFix]:
+        """Write the next row (row 1 first); return the fixes applied to its values."""
+        if self._closed:
+            raise AdeError("the output writer is already closed", code="internal_error")
+        values = list(values)
+        if self.rows_written >= MAX_ROWS:
+            raise AdeError(
+                f"the output would need more than {MAX_ROWS - 1:,} data rows, Excel's limit for one sheet. "
+                "Split the input or filter rows in a hook.",
+                code="output_row_limit", details={"limit": MAX_ROWS - 1},
+            )
+        if len(values) > MAX_COLUMNS:
+            raise AdeError(
+                f"the output would need {len(values):,} columns, over Excel's limit of {MAX_COLUMNS:,}. "
+                "Turn off append_unmapped_columns or disable fields.",
+                code="output_column_limit", details={"limit": MAX_COLUMNS, "columns": len(values)},
+            )
+        row = self.rows_written
+        fixes: list[WriterFix] = []
+        ws = self._ws
+        for col, value in enumerate(values):
+            if value is None:
+                continue
+            cls = value.__class__
+            if cls is str:
+                ws.write_string(row, col, self._clean_str(value, col, fixes))
+            elif cls is bool:
+                ws.write_boolean(row, col, value)
+            elif cls is int:
+                ws.write_number(row, col, value)
+            elif cls is float:
+                if math.isfinite(value):
+                    ws.write_number(row, col, value)
+                else:
+                    fixes.append(WriterFix(col, "non_finite_float"))
+            else:
+                self._write_other(row, col, value, fixes)
+        self.rows_written += 1
+        self.max_columns = max(self.max_columns, len(values))
+        return fixes
+
+    def _clean_str(self, value: str, col: int, fixes: list[WriterFix]) -> str:
+        if _ILLEGAL_XML.search(value):
+            value = _ILLEGAL_XML.sub("", value)
+            fixes.append(WriterFix(col, "control_chars_removed"))
+        if len(value) > MAX_STRING:
+            value = value[:MAX_STRING]
+            fixes.append(WriterFix(col, "value_truncated"))
+        return value
+
+    def _write_other(self, row: int, col: int, value: Any, fixes: list[WriterFix]) -> None:
+        ws = self._ws
+        if isinstance(value, _dt.datetime):
+            if value.tzinfo is not None and value.utcoffset() is not None:
+                value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+                fixes.append(WriterFix(col, "timezone_converted"))
+            else:
+                value = value.replace(tzinfo=None)
+            if _EXCEL_MIN <= value <= _EXCEL_MAX:
+                ws.write_datetime(row, col, value, self._fmt["datetime"])
+            else:
+                self._write_as_text(row, col, value.isoformat(), fixes)
+        elif isinstance(value, _dt.date):
+            if _EXCEL_MIN.date() <= value:
+                ws.write_datetime(row, col, value, self._fmt["date"])
+            else:
+                self._write_as_text(row, col, value.isoformat(), fixes)
+        elif isinstance(value, _dt.time):
+            if value.tzinfo is not None:
+                value = value.replace(tzinfo=None)
+                fixes.append(WriterFix(col, "timezone_converted"))
+            ws.write_datetime(row, col, value, self._fmt["time"])
+        elif isinstance(value, _dt.timedelta):
+            ws.write_number(row, col, value.total_seconds() / 86400, self._fmt["duration"])
+        elif isinstance(value, bool):  # bool subclasses are rare but possible
+            ws.write_boolean(row, col, bool(value))
+        elif isinstance(value, int):
+            ws.write_number(row, col, int(value))
+        elif isinstance(value, float):
+            if math.isfinite(value):
+                ws.write_number(row, col, float(value))
+            else:
+                fixes.append(WriterFix(col, "non_finite_float"))
+        elif isinstance(value, str):
+            ws.write_string(row, col, self._clean_str(str(value), col, fixes))
+        else:
+            try:
+                text = str(value)
+            except Exception:
+                text = f"<unprintable {type(value).__name__}>"
+            self._write_as_text(row, col, text, fixes)
+
+    def _write_as_text(self, row: int, col: int, text: str, fixes: list[WriterFix]) -> None:
+        fixes.append(WriterFix(col, "bad_value_type"))
+        self._ws.write_string(row, col, self._clean_str(text, col, fixes))
+
+    def close(self) -> Path:
+        """Finish the workbook and atomically move it to `final_path`."""
+        if self._closed:
+            return self.final_path
+        try:
+            self._wb.close()
+        except Exception:
+            self.abort()
+            raise
+        self._closed = True
+        os.replace(self.partial_path, self.final_path)
+        return self.final_path
+
+    def abort(self) -> None:
+        """Give up: remove the partial file (and the writer's temp files)."""
+        if not self._closed:
+            self._closed = True
+            try:
+                for ws in self._wb.worksheets():
+                    fh = getattr(ws, "row_data_fh", None)
+                    if fh is not None and not fh.closed:
+                        fh.close()
+                    tmp = getattr(ws, "row_data_filename", None)
+                    if tmp:
+                        Path(tmp).unlink(missing_ok=True)
+            except Exception:
+                pass
+        self.partial_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> "OutputWriter":
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _safe_sheet_name(name: str) -> str:
+    """Excel sheet names: ≤ 31 chars, none of []:*?/\\, not blank, no leading/trailing apostrophe."""
+    cleaned = re.sub(r"[\[\]:*?/\\]", "_", name or "").strip().strip("'")[:31]
+    return cleaned or "Sheet1"
