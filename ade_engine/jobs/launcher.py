@@ -1,0 +1,359 @@
+"""Spawn the job process for a staged job dir and watch it until its process group is gone (jobs.md §5.2, §6, §7).
+
+The parent never waits on pipe end-of-file: it waits on the PID with a wall-clock deadline, polls the
+group's RSS and the cancel callback, and on timeout/cancel/RSS sends SIGTERM to the group, then SIGKILL
+after the grace period. Output is read by one thread (non-blocking, `selectors`), redacted and appended
+to `logs/worker.log` up to the cap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ade_engine.jobs.outcome import CAUSE_CANCELLED, CAUSE_MEMORY, CAUSE_TIMEOUT, LaunchOutcome, OperatorLimits
+
+BOOTSTRAP_MODULE = "ade_engine.runtime.bootstrap"
+# -S (no site-packages) and the copied `<runtime>/site` of jobs.md §5.2 come with the jobs issue; until
+# then the venv interpreter finds `ade_engine` in its own site-packages. -P keeps the job dir off sys.path.
+DEFAULT_COMMAND = (sys.executable, "-s", "-P", "-B", "-X", "utf8", "-m", BOOTSTRAP_MODULE)
+_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_FORBIDDEN_PREFIXES = ("ADE_", "PYTHON", "LD_", "DYLD_")
+_LINE_WINDOW = 64 * 1024
+_POLL_S = 0.1
+_GROUP_GONE_WAIT_S = 5.0
+
+EventSink = Callable[[str, dict[str, Any] | None], None]
+
+
+def build_child_env(job_dir: Path, request: dict[str, Any], manifest_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The job process's whole environment (jobs.md §6.2): nothing of the parent's is inherited."""
+    tmp = str(Path(job_dir) / "tmp")
+    env: dict[str, str] = {}
+    for key, value in (manifest_env or {}).items():
+        # Static validation refuses these; filtered again so a bad dict can never override ours.
+        if _ENV_KEY.match(key) and not key.upper().startswith(_ENV_FORBIDDEN_PREFIXES):
+            env[key] = str(value)
+    env.update({
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TZ": "UTC",
+        "PYTHONHASHSEED": "0",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "HOME": tmp,
+        "TMPDIR": tmp,
+        "ADE_JOB_ID": str(request.get("job_id") or ""),
+        "ADE_JOB_DIR": str(job_dir),
+        "ADE_TRACE_ID": str(request.get("trace_id") or ""),
+        "ADE_NETWORK": "1" if request.get("runtime_network_access") else "0",
+    })
+    return env
+
+
+def _manifest_env(request: dict[str, Any], job_dir: Path) -> dict[str, str]:
+    path = Path(request.get("config_dir") or job_dir / "config") / "manifest.json"
+    try:
+        env = json.loads(path.read_text(encoding="utf-8-sig")).get("env") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {}
+
+
+class _LogSink:
+    """Redacted, capped append to `logs/worker.log`."""
+
+    def __init__(self, path: Path, cap_bytes: int, redact: Callable[[str], str]):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(path, "ab")
+        self._written = path.stat().st_size
+        self._cap = cap_bytes
+        self._redact = redact
+        self._lock = threading.Lock()
+        self.capped = False
+
+    def write(self, text: str) -> None:
+        data = self._redact(text).encode("utf-8", "replace")
+        with self._lock:
+            if self.capped:
+                return
+            if self._written + len(data) > self._cap:
+                note = f"[ade: worker.log reached its cap of {self._cap // (1024 * 1024)} MiB; later output dropped]\n"
+                self._fh.write(note.encode())
+                self.capped = True
+            else:
+                self._fh.write(data)
+                self._written += len(data)
+            self._fh.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._fh.close()
+
+
+class _OutputPump(threading.Thread):
+    """Reads the child's stdout and stderr without ever blocking the waiter; stops when told to."""
+
+    def __init__(self, streams: list[Any], sink: _LogSink, keep: int):
+        super().__init__(name="ade-job-output", daemon=True)
+        self._sink = sink
+        self._keep = max(keep, 1)  # chars carried between windows of an over-long line
+        self._sel = selectors.DefaultSelector()
+        self._bufs: dict[int, str] = {}
+        self._decoders: dict[int, Any] = {}
+        import codecs
+
+        for stream in streams:
+            fd = stream.fileno()
+            os.set_blocking(fd, False)
+            self._sel.register(fd, selectors.EVENT_READ)
+            self._bufs[fd] = ""
+            self._decoders[fd] = codecs.getincrementaldecoder("utf-8")("replace")
+        self._halt = threading.Event()
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    def run(self) -> None:
+        try:
+            while self._sel.get_map():
+                events = self._sel.select(timeout=0 if self._halt.is_set() else 0.2)
+                if not events and self._halt.is_set():
+                    break  # drained what was there; a grandchild may still hold the pipe
+                for key, _ in events:
+                    self._read(key.fd)
+        finally:
+            for fd in list(self._bufs):
+                if self._bufs[fd]:
+                    self._sink.write(self._bufs[fd] + "\n")
+                self._bufs[fd] = ""
+            self._sel.close()
+
+    def _read(self, fd: int) -> None:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._sel.unregister(fd)
+            tail = self._bufs[fd] + self._decoders[fd].decode(b"", final=True)
+            if tail:
+                self._sink.write(tail + "\n")
+            self._bufs[fd] = ""
+            return
+        buf = self._bufs[fd] + self._decoders[fd].decode(chunk)
+        if "\n" in buf:
+            head, _, buf = buf.rpartition("\n")
+            self._sink.write(head + "\n")
+        while len(buf) > _LINE_WINDOW:
+            # Overlapping windows: keep the tail so a secret cannot be split between two writes.
+            cut = len(buf) - self._keep
+            self._sink.write(buf[:cut])
+            buf = buf[cut:]
+            if cut <= 0:
+                break
+        self._bufs[fd] = buf
+
+
+def _group_members(pgid: int) -> list[Any]:
+    import psutil
+
+    members = []
+    for proc in psutil.process_iter(["pid", "status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(proc.pid) == pgid:
+                members.append(proc)
+        except (psutil.Error, ProcessLookupError, PermissionError):
+            continue
+    return members
+
+
+def group_rss(pgid: int) -> int:
+    """Sum of resident memory of the live processes of a process group, in bytes."""
+    import psutil
+
+    total = 0
+    for proc in _group_members(pgid):
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def launch(
+    job_dir: str | Path,
+    request: dict[str, Any],
+    secrets: dict[str, str] | None = None,
+    *,
+    limits: OperatorLimits | None = None,
+    on_event: EventSink | None = None,
+    cancel_check: Callable[[], Any] | None = None,
+    manifest_env: dict[str, str] | None = None,
+    command: list[str] | tuple[str, ...] | None = None,
+) -> LaunchOutcome:
+    """Run the job process of a staged job dir to its end; blocks until its process group is gone.
+
+    `request["limits"]` gives timeout/memory; `limits` gives grace, log cap and RSS polling. `cancel_check()`
+    is polled about ten times a second: a truthy return cancels (a string is the `cancel.requested` source).
+    `manifest_env` defaults to `env` of `config/manifest.json`. `command` replaces the bootstrap (tests).
+    Must be called from a thread that outlives the job (the child's parent-death signal is tied to it).
+    """
+    from ade_engine.runtime.redact import Redactor
+
+    job_dir = Path(job_dir).resolve()
+    limits = limits or OperatorLimits()
+    job_limits = dict(request.get("limits") or {})
+    timeout_s = float(job_limits.get("timeout_s") or limits.timeout_s)
+    memory_mb = int(job_limits.get("memory_mb") or limits.memory_mb)
+    secrets = dict(secrets or {})
+    redact = Redactor(secrets)
+    emit = _event_emitter(job_dir, request, on_event)
+
+    env = build_child_env(job_dir, request, manifest_env if manifest_env is not None else _manifest_env(request, job_dir))
+    (job_dir / "tmp").mkdir(mode=0o700, exist_ok=True)
+    sink = _LogSink(job_dir / "logs" / "worker.log", limits.log_mb * 1024 * 1024, redact)
+    argv = list(command or DEFAULT_COMMAND)
+
+    emit("start", None)
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv, cwd=job_dir, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, close_fds=True,
+        )
+    except OSError as exc:
+        sink.close()
+        return LaunchOutcome(pid=None, pgid=None, exit_code=None, signal=None, cause=None,
+                             spawn_error=f"cannot start the job process: {exc}")
+    pgid = proc.pid  # start_new_session: the child leads its own session and group
+    pump = _OutputPump([proc.stdout, proc.stderr], sink, keep=_longest_form(secrets))
+    pump.start()
+    emit("worker.spawn", {
+        "pid": proc.pid, "pgid": pgid, "timeout_s": int(timeout_s),
+        "cpu_seconds": job_limits.get("cpu_seconds"), "memory_mb": memory_mb,
+        "network": bool(request.get("runtime_network_access")),
+    })
+    if secrets:
+        emit("secrets.injected", {"names": sorted(secrets)})
+
+    line = json.dumps({**request, "secrets": secrets}, ensure_ascii=False) + "\n"
+    try:
+        proc.stdin.write(line.encode("utf-8"))
+        proc.stdin.flush()  # the pipe stays open: its end-of-file is the child's lifeline
+    except (BrokenPipeError, OSError):
+        pass  # the child died before reading; its exit status tells the rest
+    del line
+
+    cause: str | None = None
+    cancel_source: str | None = None
+    term_at: float | None = None
+    killed = False
+    peak_rss = 0
+    next_rss = t0
+    deadline = t0 + timeout_s
+    rss_limit = memory_mb * 1024 * 1024 * 1.10
+
+    def stop(why: str) -> None:
+        nonlocal cause, term_at
+        cause = why
+        term_at = time.monotonic()
+        _killpg(pgid, signal.SIGTERM)
+
+    while True:
+        try:
+            proc.wait(timeout=_POLL_S)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if cause is None:
+            if now >= deadline:
+                emit("worker.timeout", {"timeout_s": int(timeout_s)})
+                stop(CAUSE_TIMEOUT)
+            elif cancel_check is not None and (wanted := cancel_check()):
+                cancel_source = wanted if isinstance(wanted, str) else "user"
+                emit("cancel.requested", {"source": cancel_source})
+                stop(CAUSE_CANCELLED)
+            elif now >= next_rss:
+                next_rss = now + limits.rss_poll_s
+                rss = group_rss(pgid)
+                peak_rss = max(peak_rss, rss)
+                if rss > rss_limit:
+                    stop(CAUSE_MEMORY)
+        elif not killed and term_at is not None and now >= term_at + limits.grace_s:
+            _killpg(pgid, signal.SIGKILL)
+            killed = True
+
+    # The leader is gone; nothing of the job may outlive it (a `sleep 100 &` grandchild included).
+    _killpg(pgid, signal.SIGKILL)
+    gone_by = time.monotonic() + _GROUP_GONE_WAIT_S
+    while _group_members(pgid) and time.monotonic() < gone_by:
+        time.sleep(0.05)
+    try:
+        proc.stdin.close()
+    except OSError:
+        pass
+    pump.stop()
+    pump.join(timeout=2.0)
+    if not pump.is_alive():
+        for stream in (proc.stdout, proc.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+    sink.close()
+
+    rc = proc.returncode
+    outcome = LaunchOutcome(
+        pid=proc.pid, pgid=pgid,
+        exit_code=rc if rc >= 0 else None,
+        signal=-rc if rc < 0 else None,
+        cause=cause, cancel_source=cancel_source,
+        timed_out=cause == CAUSE_TIMEOUT,
+        duration_ms=int((time.monotonic() - t0) * 1000),
+        log_capped=sink.capped,
+        peak_rss_mb=round(peak_rss / (1024 * 1024), 1),
+    )
+    emit("worker.exit", {"exit_code": outcome.exit_code, "signal": outcome.signal, "timed_out": outcome.timed_out})
+    return outcome
+
+
+def _longest_form(secrets: dict[str, str]) -> int:
+    """Length of the longest redacted form (exact or URL-encoded): how much to carry between windows."""
+    from urllib.parse import quote, quote_plus
+
+    return max((len(f) for v in secrets.values() for f in (v, quote(v, safe=""), quote_plus(v, safe=""))), default=1)
+
+
+def _event_emitter(job_dir: Path, request: dict[str, Any], on_event: EventSink | None) -> EventSink:
+    """Parent events go to `events.ndjson` (writer `parent`) and to the caller's callback."""
+    from ade_engine.runtime.events import EventLog
+
+    log = EventLog(job_dir / "events.ndjson", request.get("job_id"), int(request.get("attempt") or 1), "parent")
+
+    def emit(event: str, detail: dict[str, Any] | None) -> None:
+        log.emit(event, state="running", detail=detail)
+        if on_event is not None:
+            on_event(event, detail)
+
+    return emit

@@ -1,0 +1,148 @@
+"""The parent side of a job: real child processes, scrubbed environment, limits, cancel, log capture."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ade_engine.jobs.launcher import build_child_env, launch
+from ade_engine.jobs.outcome import OperatorLimits
+
+FAST = OperatorLimits(grace_s=0.5, rss_poll_s=0.1)
+
+
+@pytest.fixture
+def job_dir(tmp_path: Path) -> Path:
+    job = tmp_path / "job"
+    for sub in ("logs", "tmp", "config"):
+        (job / sub).mkdir(parents=True)
+    (job / "config" / "manifest.json").write_text(json.dumps({"env": {"CURRENCY": "CAD", "LD_PRELOAD": "x"}}))
+    return job
+
+
+def request(job_dir: Path, **limits) -> dict:
+    return {
+        "job_id": "01JOBTEST", "attempt": 1, "trace_id": "trace-1", "runtime_network_access": False,
+        "config_dir": str(job_dir / "config"),
+        "limits": {"timeout_s": 30, "cpu_seconds": 35, "memory_mb": 256, "fsize_mb": 100, "nofile": 256, **limits},
+    }
+
+
+def run(job_dir: Path, script: str, *, secrets=None, limits=FAST, **kw):
+    req = kw.pop("req", None) or request(job_dir, **kw.pop("job_limits", {}))
+    cmd = [sys.executable, "-c", script]
+    return launch(job_dir, req, secrets or {}, limits=limits, command=cmd, **kw)
+
+
+def events(job_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (job_dir / "events.ndjson").read_text().splitlines()]
+
+
+def alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_child_sees_only_the_scrubbed_environment(job_dir, monkeypatch):
+    monkeypatch.setenv("ADE_DATABASE_URL", "postgresql://user:pw@db/ade")
+    monkeypatch.setenv("AWS_SECRET", "not-for-jobs")
+    script = "import os, json; open('env.json', 'w').write(json.dumps(dict(os.environ)))"
+    out = run(job_dir, script)
+    assert out.exit_code == 0
+    env = json.loads((job_dir / "env.json").read_text())
+    tmp = str(job_dir.resolve() / "tmp")
+    assert env == {
+        "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC", "PYTHONHASHSEED": "0",
+        "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "HOME": tmp, "TMPDIR": tmp,
+        "ADE_JOB_ID": "01JOBTEST", "ADE_JOB_DIR": str(job_dir.resolve()), "ADE_TRACE_ID": "trace-1",
+        "ADE_NETWORK": "0", "CURRENCY": "CAD",
+    }
+
+
+def test_manifest_env_cannot_override_the_fixed_variables(tmp_path):
+    env = build_child_env(tmp_path, {"job_id": "J"}, {"PATH": "/evil", "ADE_JOB_ID": "x", "PYTHONPATH": "/x", "ok": "1"})
+    assert env["PATH"] == "/usr/bin:/bin" and env["ADE_JOB_ID"] == "J" and "PYTHONPATH" not in env
+    assert env["ok"] == "1"
+
+
+def test_secret_goes_over_stdin_and_is_redacted_in_the_log(job_dir):
+    script = (
+        "import sys, json\n"
+        "doc = json.loads(sys.stdin.readline())\n"
+        "token = doc['secrets']['TOKEN']\n"
+        "print('token is', token)\n"
+        "print('x' * 70000 + token + 'y' * 10, file=sys.stderr)\n"  # crosses a 64 KiB window
+    )
+    out = run(job_dir, script, secrets={"TOKEN": "s3cr3t-value-42"})
+    assert out.exit_code == 0
+    log = (job_dir / "logs" / "worker.log").read_text()
+    assert "s3cr3t-value-42" not in log
+    assert log.count("[redacted:TOKEN]") == 2
+    assert "s3cr3t" not in (job_dir / "events.ndjson").read_text()
+    assert {"names": ["TOKEN"]} in [e.get("detail") for e in events(job_dir)]
+
+
+def test_wall_clock_timeout_terminates_the_group(job_dir):
+    out = run(job_dir, "import time; time.sleep(60)", job_limits={"timeout_s": 1})
+    assert out.cause == "timeout" and out.timed_out
+    assert out.signal == signal.SIGTERM
+    names = [e["event"] for e in events(job_dir)]
+    assert names == ["start", "worker.spawn", "worker.timeout", "worker.exit"]
+    assert events(job_dir)[-1]["detail"] == {"exit_code": None, "signal": signal.SIGTERM, "timed_out": True}
+
+
+def test_cancel_kills_a_child_that_ignores_sigterm_and_its_grandchild(job_dir):
+    script = (
+        "import signal, subprocess, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "p = subprocess.Popen(['sleep', '100'])\n"
+        "open('grandchild.pid', 'w').write(str(p.pid))\n"
+        "time.sleep(100)\n"
+    )
+    marker = job_dir / "grandchild.pid"
+    out = run(job_dir, script, cancel_check=lambda: marker.exists() and marker.read_text() and "user")
+    assert out.cause == "cancelled" and out.cancel_source == "user"
+    assert out.signal == signal.SIGKILL  # SIGTERM was ignored; SIGKILL came after the grace period
+    assert not alive(int(marker.read_text()))
+    assert "cancel.requested" in [e["event"] for e in events(job_dir)]
+
+
+def test_grandchild_holding_the_pipes_does_not_hang_the_parent(job_dir):
+    # The child exits at once; `sleep` keeps stdout/stderr open. Waiting on EOF would hang until timeout.
+    script = "import subprocess; p = subprocess.Popen(['sleep', '100']); open('gc.pid', 'w').write(str(p.pid)); print('bye')"
+    out = run(job_dir, script, job_limits={"timeout_s": 20})
+    assert out.exit_code == 0 and out.cause is None
+    assert not alive(int((job_dir / "gc.pid").read_text()))
+    assert "bye" in (job_dir / "logs" / "worker.log").read_text()
+
+
+def test_rss_watchdog_kills_a_job_over_its_memory(job_dir):
+    script = "import time; b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); time.sleep(60)"
+    out = run(job_dir, script, job_limits={"memory_mb": 64})
+    assert out.cause == "memory_limit"
+    assert out.peak_rss_mb > 64 * 1.1
+
+
+def test_worker_log_is_capped(job_dir):
+    script = "import sys\nfor i in range(40000): print('line %06d ' % i + 'z' * 64)"
+    out = run(job_dir, script, limits=OperatorLimits(log_mb=1, grace_s=0.5))
+    assert out.exit_code == 0 and out.log_capped
+    log = job_dir / "logs" / "worker.log"
+    assert log.stat().st_size <= 1024 * 1024 + 200
+    assert log.read_text().rstrip().endswith("later output dropped]")
+
+
+def test_exit_code_and_signal_are_reported(job_dir):
+    assert run(job_dir, "import sys; sys.exit(7)").exit_code == 7
+    out = run(job_dir, "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    assert out.exit_code is None and out.signal == signal.SIGKILL and out.cause is None
