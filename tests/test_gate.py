@@ -42,7 +42,7 @@ def test_xlsm_from_vba_project_or_content_types(tmp_path):
 
     typed = badfiles.rewrite_member(
         base, tmp_path / "typed.xlsm", "[Content_Types].xml",
-        lambda x: x.replace("spreadsheetml.sheet.main+xml", "sheet.macroEnabled.main+xml"))
+        lambda x: x.replace("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml", "application/vnd.ms-excel.sheet.macroEnabled.main+xml"))
     assert inspect_input(typed, "typed.xlsm").format == "xlsm"
 
 

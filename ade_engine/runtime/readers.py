@@ -70,6 +70,8 @@ class WorkbookReader:
         self.path = Path(path)
         self.info = info
         self._sheets: list[SheetRef] = []
+        # Engine that actually read each sheet (calamine hands crafted-dimension sheets to openpyxl).
+        self.engine_used: dict[str, str] = {}
 
     def sheets(self) -> list[SheetRef]:
         return list(self._sheets)
@@ -183,8 +185,10 @@ class CalamineReader(WorkbookReader):
         if self._declared_columns(ref.name) > CALAMINE_MAX_DECLARED_COLUMNS:
             if self._fallback is None:
                 self._fallback = OpenpyxlReader(self.path, self.info)
+            self.engine_used[ref.name] = "openpyxl"
             yield from self._fallback.iter_rows(ref.name)
             return
+        self.engine_used[ref.name] = "calamine"
         try:
             stream = self._wb.stream_sheet_by_name(ref.name)
         except Exception as exc:
@@ -239,6 +243,7 @@ class OpenpyxlReader(WorkbookReader):
     def iter_rows(self, sheet: SheetRef | str) -> Iterator[tuple[int, list[Any]]]:
         ref = self._ref(sheet)
         ws = self._wb[ref.name]
+        self.engine_used[ref.name] = "openpyxl"
         ws.reset_dimensions()  # stored dimensions are often wrong, and may be crafted
         row_no = 0
         try:
