@@ -72,7 +72,7 @@ class SandboxReport:
     levels: dict[str, LevelStatus]
     mechanisms: dict[str, Mechanism]
     running_as_root: bool
-    problems: list[dict[str, str]]  # {"what", "fix"}: everything a user should act on
+    problems: list[dict[str, str]]  # {"kind", "what", "fix"}: everything a user should act on
 
     def available(self, level: str) -> bool:
         return self.levels[level].available
@@ -238,10 +238,11 @@ def _build_report(mechanisms: dict[str, Mechanism], running_as_root: bool) -> Sa
         missing = [p for p in PROTECTIONS["strict"] if p not in needs] + extra
         levels[level] = LevelStatus(available=not blocked, missing=missing, blocked_by=blocked)
     best = next(level for level in LEVELS if levels[level].available)
-    problems = [{"what": f"{m.name}: {m.detail}", "fix": m.fix} for m in mechanisms.values()
+    problems = [{"kind": m.name, "what": f"{m.name}: {m.detail}", "fix": m.fix} for m in mechanisms.values()
                 if not m.available and m.fix]
     if running_as_root:
         problems.append({
+            "kind": "root",
             "what": "running as root: jobs refuse to run as root (sandbox_unavailable)",
             "fix": "set ADE_JOB_USER to a dedicated unprivileged account that owns the data dir's jobs/, "
                    "or run ADE as a normal user",

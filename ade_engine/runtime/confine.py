@@ -55,9 +55,11 @@ class SandboxUnavailable(AdeError):
 
     code = "sandbox_unavailable"
 
+    HINT = "Run `ade doctor`; fix what it names or change ADE_SANDBOX."
+
     def __init__(self, message: str, *, details: dict | None = None):
-        hint = " Run `ade doctor`; fix what it names or change ADE_SANDBOX."
-        super().__init__(message if message.endswith("ADE_SANDBOX.") else message + hint, details=details)
+        self.reason = message  # without the hint, for `ade doctor` itself
+        super().__init__(f"{message} {self.HINT}", details=details)
 
 
 def missing_protections(level: str) -> list[str]:
