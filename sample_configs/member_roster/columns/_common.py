@@ -1,0 +1,67 @@
+"""Helpers shared by the field modules (leading underscore: not a field module itself)."""
+
+import re
+
+# Value-shape detectors need a few values before they say anything: two cells prove little.
+MIN_PRESENT = 3
+
+
+def norm(text):
+    """Lower-case, collapse whitespace, trim — the engine's header normalization."""
+    return " ".join(str(text).lower().split())
+
+
+def header_score(header, meta):
+    """+0.9 when the header is the label or a synonym; +0.6 when one appears in it as whole words.
+
+    Whole-word containment catches flattened stacked headers such as "Contact E-mail Address".
+    """
+    if header is None:
+        return 0.0
+    wanted = [norm(meta["label"])] + [norm(s) for s in meta.get("synonyms", [])]
+    text = norm(header)
+    if text in wanted:
+        return 0.9
+    padded = f" {text} "
+    return 0.6 if any(f" {w} " in padded for w in wanted) else 0.0
+
+
+def present(values):
+    """The non-blank values of a sample."""
+    return [v for v in values if v is not None and not (isinstance(v, str) and not v.strip())]
+
+
+def shape_scores(values, test, field_name, *, weight, floor=0.6):
+    """Positive evidence only: `weight × share` when at least `floor` of the values pass `test`.
+
+    Returning nothing (rather than a negative vote) keeps unrelated columns `unmapped_no_signal`.
+    """
+    cells = present(values)
+    if len(cells) < MIN_PRESENT:
+        return {"scores": {}}
+    share = sum(1 for v in cells if test(v)) / len(cells)
+    if share < floor:
+        return {"scores": {}}
+    return {"scores": {field_name: round(weight * share, 3)}}
+
+
+BLANK_WORDS = {"n/a", "na", "none", "-", "--", "tbc", "null"}
+
+
+def clean_text(value):
+    """Trim and collapse inner whitespace; blank-looking placeholders become None."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = " ".join(str(value).split())
+    if not text or text.lower() in BLANK_WORDS:
+        return None
+    return text
+
+
+def issue(pos, code, severity, message):
+    return {"row_index": pos, "code": code, "severity": severity, "message": message}
+
+
+NAME_RX = re.compile(r"^[^\W\d_]+(?:[ '\-.][^\W\d_]+)*\.?$")

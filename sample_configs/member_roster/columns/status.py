@@ -1,0 +1,42 @@
+"""Membership status: a small vocabulary normalized to Active / Inactive / On Leave."""
+
+from columns._common import clean_text, header_score, issue, shape_scores
+
+CANONICAL = {
+    "Active": {"active", "a", "act", "current", "employed", "enrolled", "yes"},
+    "Inactive": {"inactive", "i", "terminated", "term", "left", "former", "resigned", "retired", "no"},
+    "On Leave": {"on leave", "leave", "on-leave", "loa", "l", "leave of absence", "parental leave",
+                 "sick leave"},
+}
+LOOKUP = {word: status for status, words in CANONICAL.items() for word in words}
+
+
+def _canonical(value):
+    text = clean_text(value)
+    return None if text is None else LOOKUP.get(text.lower())
+
+
+def detect_header(*, header, field_name, field_meta, **_):
+    return {"scores": {field_name: header_score(header, field_meta)}}
+
+
+def detect_vocabulary(*, values_sample, field_name, **_):
+    return shape_scores(values_sample, lambda v: _canonical(v) is not None, field_name, weight=0.5)
+
+
+def transform(*, values, **_):
+    out, unknown = [], 0
+    for raw in values:
+        text = clean_text(raw)
+        status = _canonical(raw)
+        if text is not None and status is None:
+            unknown += 1
+        out.append(status or text)
+    return {"values": out, "warnings": [f"{unknown} value(s) are not a known status"] if unknown else []}
+
+
+def validate(*, values, **_):
+    return {"issues": [issue(pos, "invalid_format", "warning",
+                             "Status is not one of Active, Inactive, On Leave")
+                       for pos, value in enumerate(values, 1)
+                       if value is not None and value not in CANONICAL]}

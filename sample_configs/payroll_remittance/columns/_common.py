@@ -1,0 +1,68 @@
+"""Helpers shared by the payroll field modules."""
+
+import re
+
+MIN_PRESENT = 3
+SYNTHETIC_HEADER = re.compile(r"^column \d+$")
+
+
+def norm(text):
+    return " ".join(str(text).lower().split())
+
+
+def header_score(header, meta):
+    """+0.9 for the label or a synonym; +0.6 when one appears in the header as whole words."""
+    if header is None:
+        return 0.0
+    wanted = [norm(meta["label"])] + [norm(s) for s in meta.get("synonyms", [])]
+    text = norm(header)
+    if text in wanted:
+        return 0.9
+    padded = f" {text} "
+    return 0.6 if any(f" {w} " in padded for w in wanted) else 0.0
+
+
+def layout_score(header, column_index, field_name, env):
+    """Headerless bank exports have a fixed column order (env HEADERLESS_LAYOUT).
+
+    Only applies when there is no real header: blank, or the engine's synthetic "Column N".
+    """
+    if header is not None and not SYNTHETIC_HEADER.match(norm(header)):
+        return 0.0
+    layout = [f.strip() for f in env.get("HEADERLESS_LAYOUT", "").split(",") if f.strip()]
+    if 1 <= column_index <= len(layout) and layout[column_index - 1] == field_name:
+        return 0.6
+    return 0.0
+
+
+def present(values):
+    return [v for v in values if v is not None and not (isinstance(v, str) and not v.strip())]
+
+
+def shape_scores(values, test, field_name, *, weight, floor=0.6):
+    """Positive evidence only: `weight × share` when at least `floor` of the values pass `test`."""
+    cells = present(values)
+    if len(cells) < MIN_PRESENT:
+        return {"scores": {}}
+    share = sum(1 for v in cells if test(v)) / len(cells)
+    if share < floor:
+        return {"scores": {}}
+    return {"scores": {field_name: round(weight * share, 3)}}
+
+
+def clean_text(value):
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def issue(pos, code, severity, message):
+    return {"row_index": pos, "code": code, "severity": severity, "message": message}
+
+
+def detect_standard(header, column_index, field_name, field_meta, env):
+    return {"scores": {field_name: round(header_score(header, field_meta)
+                                         + layout_score(header, column_index, field_name, env), 3)}}
