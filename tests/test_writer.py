@@ -1,0 +1,141 @@
+import datetime as dt
+import decimal
+import zipfile
+
+import openpyxl
+import pytest
+
+from ade_engine.errors import AdeError
+from ade_engine.runtime.writer import OutputWriter, WriterFix
+
+CREATED = dt.datetime(2025, 11, 20, 14, 2, 11)
+
+
+def write(path, rows, created=CREATED):
+    writer = OutputWriter(path, "Normalized", created)
+    fixes = [writer.write_row(r) for r in rows]
+    writer.close()
+    return fixes
+
+
+def read_back(path):
+    ws = openpyxl.load_workbook(path)["Normalized"]
+    return [[c.value for c in row] for row in ws.iter_rows()], ws
+
+
+def test_writes_partial_then_renames_into_place(tmp_path):
+    final = tmp_path / "normalized.xlsx"
+    writer = OutputWriter(final, "Normalized", CREATED)
+    writer.write_row(["Name", "Dues"])
+    writer.write_row(["Ada", 12])
+    assert not final.exists()
+    writer.close()
+    assert final.exists() and not (tmp_path / "normalized.xlsx.partial").exists()
+    assert read_back(final)[0] == [["Name", "Dues"], ["Ada", 12]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["normalized.xlsx"]  # no temp files left
+
+
+def test_abort_removes_the_partial(tmp_path):
+    final = tmp_path / "normalized.xlsx"
+    writer = OutputWriter(final, "Normalized", CREATED)
+    writer.write_row(["x"])
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_context_manager_aborts_on_error(tmp_path):
+    final = tmp_path / "normalized.xlsx"
+    with pytest.raises(RuntimeError):
+        with OutputWriter(final, "Normalized", CREATED) as writer:
+            writer.write_row(["x"])
+            raise RuntimeError("boom")
+    assert not final.exists() and not (tmp_path / "normalized.xlsx.partial").exists()
+
+
+def test_values_keep_their_types_and_dates_read_back_as_dates(tmp_path):
+    final = tmp_path / "out.xlsx"
+    row = ["text", 42, 2.5, True, False, dt.date(2024, 1, 2), dt.datetime(2024, 1, 2, 13, 30, 5),
+           dt.time(6, 15), None, "", 0]
+    assert write(final, [row]) == [[]]
+    values, ws = read_back(final)
+    got = values[0]
+    assert got[:5] == ["text", 42, 2.5, True, False]
+    assert got[5] == dt.datetime(2024, 1, 2) and ws["F1"].is_date
+    assert got[6] == dt.datetime(2024, 1, 2, 13, 30, 5) and ws["G1"].is_date
+    assert got[7] == dt.time(6, 15) and ws["H1"].is_date
+    assert got[8] is None
+    assert got[10] == 0
+
+
+@pytest.mark.parametrize("text", ["=1+2", "=cmd|' /C calc'!A0", "+SUM(A1)", "-2+3", "@SUM(A1)", "=HYPERLINK(\"x\")"])
+def test_formula_like_strings_are_literal_text(tmp_path, text):
+    final = tmp_path / "out.xlsx"
+    write(final, [[text, "-5", "+1"]])
+    values, ws = read_back(final)
+    assert values[0] == [text, "-5", "+1"]
+    assert ws["A1"].data_type == "s"
+    with zipfile.ZipFile(final) as zf:
+        assert b"<f>" not in zf.read("xl/worksheets/sheet1.xml")
+
+
+def test_fixes_are_reported_per_column_and_kind(tmp_path):
+    final = tmp_path / "out.xlsx"
+    aware = dt.datetime(2024, 1, 2, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    row = ["x" * 40_000, "a\x00b\x1fc\x0bd", float("nan"), float("inf"), aware, decimal.Decimal("1.5"),
+           object.__new__(type("Thing", (), {"__str__": lambda self: "a thing"})), "ok\ttab\nline"]
+    fixes = write(final, [row])[0]
+    assert fixes == [WriterFix(0, "value_truncated"), WriterFix(1, "control_chars_removed"),
+                     WriterFix(2, "non_finite_float"), WriterFix(3, "non_finite_float"),
+                     WriterFix(4, "timezone_converted"), WriterFix(5, "bad_value_type"),
+                     WriterFix(6, "bad_value_type")]
+    values, _ = read_back(final)
+    got = values[0]
+    assert len(got[0]) == 32_767
+    assert got[1] == "abcd"
+    assert got[2] is None and got[3] is None
+    assert got[4] == dt.datetime(2024, 1, 2, 14, 0)  # naive UTC
+    assert got[5] == "1.5" and got[6] == "a thing"
+    assert got[7] == "ok\ttab\nline"  # legal whitespace is kept
+
+
+def test_identical_rows_give_identical_workbook_content(tmp_path):
+    rows = [["Name", "When", "Amount"], ["Ada", dt.date(2024, 1, 2), 1.5], ["=x", dt.datetime(2024, 5, 6, 7, 8), None]]
+    a, b = tmp_path / "a.xlsx", tmp_path / "b" / "normalized.xlsx"
+    b.parent.mkdir()
+    write(a, rows)
+    write(b, rows)
+    with zipfile.ZipFile(a) as za, zipfile.ZipFile(b) as zb:
+        assert za.namelist() == zb.namelist()
+        for name in za.namelist():
+            assert za.read(name) == zb.read(name), name
+        core = za.read("docProps/core.xml").decode()
+    assert "2025-11-20T14:02:11Z" in core and core.count("2025-11-20T14:02:11Z") == 2
+
+
+def test_created_is_normalized_to_utc(tmp_path):
+    final = tmp_path / "out.xlsx"
+    write(final, [["x"]], created=dt.datetime(2025, 11, 20, 15, 2, 11, tzinfo=dt.timezone(dt.timedelta(hours=1))))
+    with zipfile.ZipFile(final) as zf:
+        assert b"2025-11-20T14:02:11Z" in zf.read("docProps/core.xml")
+
+
+def test_column_and_row_limits(tmp_path):
+    writer = OutputWriter(tmp_path / "out.xlsx", "Normalized", CREATED)
+    with pytest.raises(AdeError) as exc:
+        writer.write_row([1] * 16_385)
+    assert exc.value.code == "output_column_limit"
+    writer.write_row([1] * 16_384)
+    writer.rows_written = 1_048_576  # as if the sheet were full; writing a million rows here is too slow
+    with pytest.raises(AdeError) as exc:
+        writer.write_row([1])
+    assert exc.value.code == "output_row_limit" and "1,048,575" in exc.value.message
+    writer.abort()
+
+
+def test_sheet_name_is_made_valid(tmp_path):
+    final = tmp_path / "out.xlsx"
+    writer = OutputWriter(final, "Q1/Q2: [draft] members and everything else", CREATED)
+    writer.write_row(["x"])
+    writer.close()
+    name = openpyxl.load_workbook(final).sheetnames[0]
+    assert len(name) <= 31 and not set("[]:*?/\\") & set(name)
