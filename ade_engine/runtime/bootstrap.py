@@ -390,9 +390,11 @@ def main() -> int:
     except Exception as exc:  # an engine bug: report it, never a silent crash
         traceback.print_exc()
         code = getattr(exc, "code", None)
-        if not isinstance(code, str):  # an AdeError keeps its code (e.g. config_invalid)
-            code = "pipeline_error"
-        result = make_result("failed", code=code, message=f"{type(exc).__name__}: {exc}", started=started)
+        if isinstance(code, str):  # an AdeError keeps its code (e.g. config_invalid) and its message
+            message = str(exc)
+        else:
+            code, message = "pipeline_error", f"{type(exc).__name__}: {exc}"
+        result = make_result("failed", code=code, message=message, started=started)
     rc = finish(result)
     sys.stdout.flush()
     sys.stderr.flush()
