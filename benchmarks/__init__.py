@@ -1,0 +1,1 @@
+"""Benchmarks of the engine against a read-twice/write-once floor (`python -m benchmarks`)."""

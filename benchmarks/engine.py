@@ -1,0 +1,95 @@
+"""Engine benchmark: each run in a fresh subprocess, wall time and peak RSS of that child.
+
+(a) floor  — read the input twice streaming with python-calamine-plus, write the values once with
+             xlsxwriter constant_memory (the least any two-pass engine must do);
+(b) engine — `ade run <file> --config <package> --out <tmp>` (skipped with a message if it fails);
+readers    — our reader with each engine (calamine vs openpyxl), to justify the default.
+Ratios (b/a) are what to compare across machines, never absolute times (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Measure:
+    name: str
+    rows: int
+    ok: bool
+    wall_s: float | None = None
+    peak_rss_mib: float | None = None
+    rows_per_s: float | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_measured(name: str, rows: int, cmd: list[str], *, cwd: Path = REPO, timeout: float = 3600) -> Measure:
+    """Run `cmd` in a fresh process; wall clock and peak RSS (of the child and whatever it waited for)."""
+    env = dict(os.environ, PYTHONHASHSEED="0", TZ="UTC")
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=env)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.02)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        tail = err.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+    # ru_maxrss (KiB on Linux) covers the child and its reaped descendants (the job subprocess of `ade run`).
+    rss = usage.ru_maxrss / 1024
+    if proc.returncode != 0:
+        return Measure(name, rows, False, wall, rss, None, f"exit {proc.returncode}: {' | '.join(tail)}")
+    return Measure(name, rows, True, wall, rss, rows / wall if wall else None)
+
+
+def python() -> str:
+    return sys.executable
+
+
+def ade_command() -> list[str]:
+    exe = Path(sys.executable).with_name("ade")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ade_engine.cli.main"]
+
+
+def measure_floor(path: Path, rows: int, workdir: Path) -> Measure:
+    out = workdir / f"floor-{rows}.xlsx"
+    m = run_measured("floor", rows, [python(), "-m", "benchmarks.child", "floor", str(path), str(out)])
+    out.unlink(missing_ok=True)
+    return m
+
+
+def measure_engine(path: Path, rows: int, workdir: Path, config: Path) -> Measure:
+    out = workdir / f"engine-{rows}"
+    shutil.rmtree(out, ignore_errors=True)
+    if not config.is_dir():
+        return Measure("engine", rows, False, note=f"skipped: config package {config} not found")
+    m = run_measured("engine", rows, ade_command() + ["run", str(path), "--config", str(config), "--out", str(out)])
+    if not m.ok:
+        m.note = f"skipped: `ade run` failed ({m.note})"
+        m.wall_s = m.peak_rss_mib = None
+    shutil.rmtree(out, ignore_errors=True)
+    return m
+
+
+def measure_reader(engine: str, path: Path, rows: int) -> Measure:
+    return run_measured(f"read:{engine}", rows, [python(), "-m", "benchmarks.child", "read", engine, str(path)])
