@@ -4,7 +4,7 @@ import os
 import stat
 
 import pytest
-from conftest import FakeLockedKeyring, FakePlaintextKeyring, FakeSecretService
+from keyring_fakes import FakeLockedKeyring, FakePlaintextKeyring, FakeSecretService
 from keyring.backends import chainer, fail, null
 
 from ade_engine.secrets.envelope import make_aad
