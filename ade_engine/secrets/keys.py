@@ -373,7 +373,7 @@ def open_key_store(
     *,
     data_dir: Path,
     env_key: str | None,
-    keyring_file: str | None,
+    keyring_file: str | Path | None,
     use_os_keyring: bool = True,
     create: bool = True,
 ) -> KeyStore:
@@ -428,7 +428,7 @@ def resolve_master_keys(
     *,
     data_dir: Path,
     env_key: str | None,
-    keyring_file: str | None,
+    keyring_file: str | Path | None,
     use_os_keyring: bool = True,
 ) -> tuple[KeyRing, str]:
     """Load the master key ring from the first usable source; return it with a description of the source."""
@@ -439,7 +439,7 @@ def resolve_master_keys(
 
 
 def describe_source(
-    *, data_dir: Path, env_key: str | None, keyring_file: str | None, use_os_keyring: bool = True
+    *, data_dir: Path, env_key: str | None, keyring_file: str | Path | None, use_os_keyring: bool = True
 ) -> str:
     """The source `ade doctor` and the TUI show, without creating keys. Errors describe the problem instead."""
     try:
