@@ -32,9 +32,13 @@ try:
     if req.get("drop_to"):
         confine.drop_privileges(req["drop_to"])
         out["uid"] = os.getuid()
-    out["missing"] = confine.apply(req["level"], job_dir=req["job_dir"], config_dir=req["config_dir"],
-                                   input_path=req["input_path"], vendor_dir=req.get("vendor_dir"),
-                                   network=req["network"])
+    if req["level"] == "landlock-only":  # to test Landlock's own TCP rules, which seccomp would pre-empt
+        out["abi"] = confine.apply_landlock(job_dir=req["job_dir"], config_dir=req["config_dir"],
+                                            vendor_dir=None, network=req["network"], extra_read=[req["input_path"]])
+    else:
+        out["missing"] = confine.apply(req["level"], job_dir=req["job_dir"], config_dir=req["config_dir"],
+                                       input_path=req["input_path"], vendor_dir=req.get("vendor_dir"),
+                                       network=req["network"])
 except confine.SandboxUnavailable as exc:
     out["error"] = {"code": exc.code, "message": exc.message}
     print(json.dumps(out)); sys.exit(0)

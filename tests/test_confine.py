@@ -89,6 +89,15 @@ def test_network_on_allows_inet_but_still_no_unix_sockets(job, listener):
     assert res.denied_with("unix") == "EPERM"
 
 
+@pytest.mark.skipif((REPORT.mechanisms["landlock"].abi or 0) < 4, reason="Landlock TCP rules need ABI 4 (Linux 6.7)")
+def test_landlock_alone_refuses_tcp_while_network_is_off(job, listener):
+    off = run_confined(job, "landlock-only", [("tcp_connect", "tcp_connect", listener), ("udp", "udp_socket")])
+    assert off.denied_with("tcp_connect") == "EACCES"
+    assert off.allowed("udp")  # Landlock has no UDP rules: seccomp is the barrier there
+    on = run_confined(job, "landlock-only", [("tcp_connect", "tcp_connect", listener)], network=True)
+    assert on.allowed("tcp_connect")
+
+
 @needs_seccomp
 def test_escape_syscalls_are_refused_but_subprocesses_still_work(job):
     res = run_confined(job, "basic", [
