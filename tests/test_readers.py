@@ -201,3 +201,19 @@ def test_xlsm_reads_like_xlsx(tmp_path):
     for engine in ENGINES:
         _, rows = read_all(xlsm, engine)
         assert rows["Members"][0] == (1, ["Name", "Joined", "Dues"])
+
+
+@pytest.mark.parametrize("engine", ["auto", "calamine", "openpyxl"])
+@pytest.mark.parametrize("builder", [badfiles.encrypted_workbook, badfiles.legacy_xls, badfiles.empty_file,
+                                     lambda d: badfiles.not_a_workbook(d, "zip")])
+def test_readers_fail_cleanly_even_without_the_gate(tmp_path, engine, builder):
+    # The gate refuses these first; a reader handed one anyway must still raise InputError, not crash.
+    from ade_engine.runtime.gate import InputInfo
+
+    path = builder(tmp_path)
+    forged = InputInfo(format="xlsx", size_bytes=path.stat().st_size, sha256="0" * 64, original_name=path.name)
+    with pytest.raises(InputError) as exc:
+        with open_workbook(path, forged, engine=engine) as reader:
+            for sheet in reader.sheets():
+                list(reader.iter_rows(sheet))
+    assert exc.value.code == "input_unreadable" and path.name in exc.value.message

@@ -52,6 +52,10 @@ def open_workbook(path: str | Path, info: InputInfo, *, inmemory_max_mb: int = 6
         return CsvReader(path, info)
     if info.format not in ("xlsx", "xlsm"):
         raise InputError(f"{info.original_name}: format {info.format!r} cannot be read.", code="input_unsupported")
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":  # calamine would happily parse .xls/.ods: only zip workbooks pass
+            raise InputError(f"{info.original_name}: the file is not an .xlsx/.xlsm workbook (no zip header).",
+                             code="input_unreadable", details={"file": info.original_name})
     if engine in ("auto", "calamine"):
         try:
             return CalamineReader(path, info, inmemory_max_mb=inmemory_max_mb)
