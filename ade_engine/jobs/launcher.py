@@ -233,6 +233,10 @@ def launch(
     (job_dir / "tmp").mkdir(mode=0o700, exist_ok=True)
     sink = _LogSink(job_dir / "logs" / "worker.log", limits.log_mb * 1024 * 1024, redact)
     argv = list(command or DEFAULT_COMMAND)
+    if command is None and request.get("sandbox_level") == "strict":
+        from ade_engine.jobs.sandbox import bwrap_argv, runtime_read_paths
+
+        argv = bwrap_argv(job_dir, runtime_read_paths(sys.executable), bool(request.get("runtime_network_access"))) + argv
 
     emit("start", None)
     t0 = time.monotonic()

@@ -177,6 +177,7 @@ def start_lifeline(cancel: threading.Event, *, fd: int = 0, grace_s: float = LIF
 def _linux_parent_death() -> None:
     if not sys.platform.startswith("linux"):
         return
+    parent = os.getppid()  # under bubblewrap's PID namespace this is 1: compare, don't test for 1
     try:
         import ctypes
 
@@ -186,7 +187,7 @@ def _linux_parent_death() -> None:
         libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0)
     except (OSError, AttributeError):
         return
-    if os.getppid() == 1:  # the parent died before the death signal was armed
+    if os.getppid() != parent:  # the parent died before the death signal was armed
         os._exit(EXIT_CANCELLED)
 
 

@@ -1,0 +1,366 @@
+"""`ade run INPUT --config PACKAGE_DIR`: one job in the foreground, without the database (jobs.md §12).
+
+Same path as a queued job: input gate, static validation, staging, spawn with sandbox and limits,
+cancellation (Ctrl-C) and finalization. The job directory is `--out` and is never cleaned up: `tmp/` is
+removed like for every job, but `inputs/` is kept (it is the record of what ran; a hard link when it can be).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets as secrets_mod
+import signal
+import sys
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from ade_engine.errors import AdeError, ConfigInvalid, Conflict, InputError
+
+# Entries a job dir holds; `--force` clears exactly these from an existing --out folder.
+JOB_ENTRIES = ("inputs", "config", "tmp", "logs", "vendor", "run-request.json", "events.ndjson", "result.json",
+               "artifact.json", "artifact.json.tmp", "result.json.tmp", "normalized.xlsx", "normalized.xlsx.partial",
+               "normalized.incomplete.xlsx")
+PASS_NAMES = {1: "structure", 2: "mapping", 3: "transform", 4: "validate", 5: "generate"}
+EXIT_FAILED = 1
+EXIT_REFUSED = 2
+EXIT_CANCELLED = 130
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "run", help="run one input file through a config package, in the foreground",
+        description="Run one input through a config package without the database; prints a summary "
+                    "(or one JSON object with --json). Exit status 0 only when the job succeeded.")
+    p.add_argument("input", metavar="INPUT", help="the .xlsx, .xlsm or .csv file to normalize")
+    p.add_argument("--config", required=True, metavar="PACKAGE_DIR", help="config package folder (has manifest.json)")
+    p.add_argument("--out", metavar="DIR", help="job directory (default ./ade-out/<input stem>/)")
+    p.add_argument("--force", action="store_true", help="reuse a non-empty --out directory (its job files are replaced)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    p.add_argument("--reader", choices=("auto", "calamine", "openpyxl"), default="auto",
+                   help="workbook reader engine (default auto)")
+    p.set_defaults(handler=handle)
+
+
+# ----------------------------------------------------------------------------- the run itself (no printing)
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _load_settings() -> Any:
+    from ade_engine.settings import load_settings
+
+    return load_settings()
+
+
+def _sandbox_level(settings: Any) -> str:
+    """The level a job runs at: ADE_SANDBOX against a real probe (jobs.md §6.2); never weaker than asked."""
+    from ade_engine.jobs.sandbox import SandboxUnavailable, probe
+
+    report = probe()
+    wanted = (getattr(settings, "sandbox", "auto") or "auto").lower()
+    if wanted == "auto":
+        return report.best_level
+    if not report.available(wanted):
+        raise SandboxUnavailable(f"ADE_SANDBOX={wanted} is not available on this machine "
+                                 f"(best available: {report.best_level}); run `ade doctor`")
+    # Not yet: the root rule (ADE_JOB_USER, privilege drop in the job process) — see docs/cli.md.
+    return wanted
+
+
+def _config_problems(config_dir: Path) -> None:
+    from ade_engine.packages.validation import validate_static
+
+    errors = [d for d in validate_static(config_dir) if d.level == "error"]
+    if not errors:
+        return
+    shown = []
+    for d in errors[:3]:
+        where = d.path + (f":{d.line}" if d.line else "")
+        shown.append(f"{where}: {d.message} [{d.code}]")
+    more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
+    raise ConfigInvalid(
+        f"package {config_dir} is invalid: " + "; ".join(shown) + more
+        + f" — run `ade config validate {config_dir}` for the full list",
+        details={"problems": [d.to_dict() if hasattr(d, "to_dict") else vars(d) for d in errors]})
+
+
+def _prepare_out_dir(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise Conflict(f"--out {out} exists and is not a directory; choose another path", code="out_dir_not_empty")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise Conflict(f"output directory {out} is not empty; use --force to reuse it or --out to pick another",
+                           code="out_dir_not_empty")
+        from ade_engine.jobs.finalize import _force_rmtree
+
+        for name in JOB_ENTRIES:
+            target = out / name
+            if target.is_dir() and not target.is_symlink():
+                _force_rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+
+
+def plan_run(input_path: str, config_dir: str, out: str | None, *, force: bool, reader: str,
+             settings: Any) -> tuple[Path, dict[str, Any]]:
+    """Everything before the spawn: gate, validation, refusals, staging. Returns (job_dir, request)."""
+    from ade_engine import ENGINE_VERSION
+    from ade_engine.jobs.outcome import OperatorLimits
+    from ade_engine.jobs.staging import stage_job_dir, write_run_request
+    from ade_engine.manifest import load_manifest
+    from ade_engine.packages.layout import content_hash, deps_hash
+    from ade_engine.runtime.gate import inspect_input
+
+    if getattr(settings, "safe_mode", False):
+        raise AdeError("ADE_SAFE_MODE is on: package code is not executed; unset it to run jobs", code="safe_mode")
+    src = Path(input_path).expanduser()
+    if not src.is_file():
+        what = "is a directory" if src.is_dir() else "does not exist"
+        raise InputError(f"input {src} {what}; give the path of an .xlsx, .xlsm or .csv file", code="input_unreadable")
+    info = inspect_input(src, src.name, max_uncompressed_mb=settings.input_max_uncompressed_mb,
+                         max_ratio=settings.input_max_ratio)
+    pkg = Path(config_dir).expanduser().resolve()
+    if not pkg.is_dir():
+        raise ConfigInvalid(f"--config {config_dir} is not a folder; point it at a config package (with manifest.json)",
+                            code="config_unavailable")
+    _config_problems(pkg)
+    manifest = load_manifest(pkg)
+    requested = sorted(manifest.requested_secrets())
+    if requested:
+        raise AdeError(f"package requests secrets ({', '.join(requested)}) and `ade run` has no secrets store; "
+                       "run it as a workspace job instead", code="secrets_unavailable")
+    deps = deps_hash(pkg)
+    if deps is not None:
+        raise AdeError("package has requirements.txt; `ade run` cannot prepare dependencies yet — "
+                       "run it as a workspace job", code="prepare_failed")
+    level = _sandbox_level(settings)
+
+    job_dir = (Path(out).expanduser() if out else Path.cwd() / "ade-out" / (src.stem or "input")).resolve()
+    _prepare_out_dir(job_dir, force)
+    staged = stage_job_dir(job_dir, input_path=src, original_name=src.name, config_dir=pkg)
+
+    caps = OperatorLimits.from_settings(settings)
+    defaults = manifest.engine.defaults
+    chash = content_hash(pkg)
+    now = _now()
+    request: dict[str, Any] = {
+        "schema": "ade.run_request/v1",
+        "job_id": _new_job_id(),
+        "attempt": 1,
+        "retry_of_job_id": None,
+        "trace_id": secrets_mod.token_hex(16),
+        "config_id": pkg.name,
+        "config_version_id": f"draft:{chash}",
+        "content_hash": chash,
+        "deps_hash": None,
+        "config_title": manifest.info.title,
+        "manifest_version": manifest.info.version,
+        "manifest_schema": manifest.info.schema_,
+        "config_script_api_version": manifest.config_script_api_version,
+        "input": {"document_id": None, "filename": src.name, "sha256": info.sha256, "path": str(staged),
+                  "format": info.format, "size_bytes": info.size_bytes},
+        "limits": caps.effective(timeout_ms=defaults.timeout_ms, memory_mb=defaults.memory_mb),
+        "runtime_network_access": bool(defaults.runtime_network_access and caps.network_allowed),
+        "sandbox_level": level,
+        "secrets_requested": [],
+        "engine_version": ENGINE_VERSION,
+        "python_executable": sys.executable,
+        "created_at": now,
+        "started_at": now,
+        "job_dir": str(job_dir),
+        "config_dir": str(job_dir / "config"),
+        "reader": reader,
+        "input_budget": {"max_uncompressed_mb": settings.input_max_uncompressed_mb,
+                         "max_ratio": settings.input_max_ratio,
+                         "inmemory_max_mb": settings.reader_inmemory_max_mb},
+    }
+    write_run_request(job_dir, request)
+    return job_dir, request
+
+
+def _new_job_id() -> str:
+    import ulid
+
+    return str(ulid.new())
+
+
+def execute(job_dir: Path, request: dict[str, Any], settings: Any, *,
+            cancel_check: Callable[[], Any] | None = None) -> Any:
+    """Spawn, wait and finalize; returns the `JobOutcome`."""
+    from ade_engine.jobs.finalize import finalize
+    from ade_engine.jobs.launcher import launch
+    from ade_engine.jobs.outcome import OperatorLimits
+
+    caps = OperatorLimits.from_settings(settings)
+    launched = launch(job_dir, request, {}, limits=caps, cancel_check=cancel_check)
+    return finalize(job_dir, launched, request, remove_inputs=False)
+
+
+# ----------------------------------------------------------------------------- presentation
+class _Progress(threading.Thread):
+    """Follows `events.ndjson` as it grows and prints one line per pass (terminal only)."""
+
+    def __init__(self, path: Path, stream: Any):
+        super().__init__(name="ade-run-progress", daemon=True)
+        self._path, self._stream = path, stream
+        self._done = threading.Event()
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(timeout=2)
+
+    def run(self) -> None:
+        pos = 0
+        while True:
+            finished = self._done.wait(0.2)
+            try:
+                with open(self._path, encoding="utf-8", errors="replace") as fh:
+                    fh.seek(pos)
+                    chunk = fh.read()
+            except OSError:
+                chunk = ""
+            complete, _, _rest = chunk.rpartition("\n")
+            if complete:
+                pos += len((complete + "\n").encode("utf-8"))
+                for line in complete.splitlines():
+                    self._show(line)
+            if finished:
+                return
+
+    def _show(self, line: str) -> None:
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            return
+        name, d = ev.get("event"), ev.get("detail") or {}
+        if name == "pass.started":
+            text = f"pass {d.get('pass')}/5 {d.get('name')} …"
+        elif name == "pass.completed":
+            stats = ", ".join(f"{k} {v}" for k, v in (d.get("stats") or {}).items())
+            text = f"pass {d.get('pass')}/5 {d.get('name')} done" + (f" ({stats})" if stats else "")
+        elif name == "pass.progress":
+            text = f"  {d.get('sheet_id')}: {d.get('rows')} rows"
+        elif name == "worker.timeout":
+            text = f"timed out after {d.get('timeout_s')} s; stopping the job"
+        elif name == "cancel.requested":
+            text = "cancelling…"
+        else:
+            return
+        print(text, file=self._stream, flush=True)
+
+
+def _artifact(job_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((job_dir / "artifact.json").read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def report_dict(job_dir: Path, request: dict[str, Any], job: Any) -> dict[str, Any]:
+    """The `--json` object: the same facts as the printed summary."""
+    art = _artifact(job_dir)
+    tables = []
+    for sheet in art.get("sheets") or []:
+        for t in sheet.get("tables") or []:
+            tables.append({
+                "id": t.get("id"), "sheet": sheet.get("name"), "range": t.get("range"),
+                "data_range": t.get("data_range"), "data_row_count": t.get("data_row_count"),
+                "header_kind": (t.get("header") or {}).get("kind"), "output_range": t.get("output_range"),
+                "mapping": [{"column": (m.get("raw") or {}).get("column"), "header": (m.get("raw") or {}).get("header"),
+                             "target_field": m.get("target_field"), "score": m.get("score"),
+                             "decision": m.get("decision")} for m in t.get("mapping") or []],
+            })
+    return {
+        "job_id": request["job_id"],
+        "status": job.status,
+        "job_dir": str(job_dir),
+        "output": str(job_dir / job.output_path) if job.output_path else None,
+        "error": job.error,
+        "exit_code": job.exit_code,
+        "signal": job.signal,
+        "duration_ms": job.duration_ms,
+        "sandbox": {"level": job.sandbox_level, "missing": job.sandbox_missing},
+        "summary": art.get("summary"),
+        "tables": tables,
+        "warnings": art.get("warnings") or [],
+        "rule_errors": art.get("rule_errors") or [],
+        "log_tail": job.log_tail or None,
+    }
+
+
+def _print_summary(rep: dict[str, Any], out: Any) -> None:
+    w = lambda s="": print(s, file=out)  # noqa: E731
+    w(f"job {rep['job_id']}: {rep['status']} in {rep['duration_ms'] / 1000:.1f} s "
+      f"(sandbox {rep['sandbox']['level']})")
+    for t in rep["tables"]:
+        w(f"table {t['id']} on sheet {t['sheet']!r}: {t['range']} ({t['data_row_count']} data rows, "
+          f"{t['header_kind']} header)")
+        for m in t["mapping"]:
+            head = m["header"] if m["header"] is not None else "(no header)"
+            score = f"{m['score']:.2f}" if isinstance(m["score"], (int, float)) else "-"
+            if m["target_field"] and m["decision"] in ("mapped", "hook_override"):
+                w(f"  {m['column']:>3} {head!s:<28} → {m['target_field']} (score {score})")
+            else:
+                why = (m["decision"] or "unmapped").replace("_", " ")
+                w(f"  {m['column']:>3} {head!s:<28} ✗ unmapped: {why} (best {score})")
+    if not rep["tables"] and rep["status"] == "succeeded":
+        w("no tables found")
+    s = rep.get("summary") or {}
+    if s:
+        w(f"issues: {s.get('errors', 0)} errors, {s.get('warnings', 0)} warnings, {s.get('infos', 0)} info "
+          f"· rows written {s.get('rows_written', 0)}")
+    for warn in rep["warnings"]:
+        w(f"warning: {warn.get('code')}: {warn.get('message')}")
+    for r in rep["rule_errors"]:
+        w(f"rule {r.get('level')}: {r.get('rule')} {r.get('kind')} ×{r.get('count')}: {r.get('message')}")
+    if rep["output"]:
+        w(f"output: {rep['output']}")
+    w(f"details: {rep['job_dir']}/artifact.json")
+
+
+def handle(args: argparse.Namespace) -> int:
+    try:
+        settings = _load_settings()
+        job_dir, request = plan_run(args.input, args.config, args.out, force=args.force, reader=args.reader,
+                                    settings=settings)
+    except AdeError as exc:
+        if args.json:
+            print(json.dumps({"error": {"code": exc.code, "message": exc.message}}))
+        else:
+            print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_REFUSED
+
+    cancel = threading.Event()
+
+    def on_sigint(*_: Any) -> None:
+        cancel.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
+    progress = _Progress(job_dir / "events.ndjson", sys.stderr) if sys.stderr.isatty() and not args.json else None
+    if progress:
+        progress.start()
+    try:
+        job = execute(job_dir, request, settings, cancel_check=lambda: cancel.is_set() and "user")
+    finally:
+        if progress:
+            progress.stop()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+    rep = report_dict(job_dir, request, job)
+    if args.json:
+        print(json.dumps(rep, ensure_ascii=False))
+    else:
+        _print_summary(rep, sys.stdout)
+        if job.error:
+            if job.log_tail:
+                print("--- last lines of logs/worker.log ---\n" + job.log_tail, file=sys.stderr)
+            print(f"error: {job.error['code']}: {job.error['message']}", file=sys.stderr)
+    if job.status == "succeeded":
+        return 0
+    return EXIT_CANCELLED if job.status == "cancelled" else EXIT_FAILED
