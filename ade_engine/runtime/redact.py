@@ -1,0 +1,56 @@
+"""Secret redaction (secrets.md §6): every injected value, exact or URL-encoded, → `[redacted:<NAME>]`."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+from urllib.parse import quote, quote_plus
+
+
+class Redactor:
+    """Replaces secret values in text. Falsy when there is nothing to redact (no secrets)."""
+
+    def __init__(self, secrets: Mapping[str, str] | None = None):
+        forms: dict[str, str] = {}
+        for name in sorted(secrets or {}):
+            value = (secrets or {})[name]
+            if not isinstance(value, str) or not value:
+                continue
+            for form in (value, quote(value, safe=""), quote_plus(value, safe="")):
+                forms.setdefault(form, f"[redacted:{name}]")
+        # Longest first: a value that contains another value is replaced whole.
+        self._pairs = sorted(forms.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+
+    def __bool__(self) -> bool:
+        return bool(self._pairs)
+
+    def __call__(self, text: str) -> str:
+        return self.text(text)
+
+    def text(self, text: str) -> str:
+        """`text` with every secret value replaced by its marker."""
+        for needle, marker in self._pairs:
+            if needle in text:
+                text = text.replace(needle, marker)
+        return text
+
+    def contains(self, text: str) -> list[str]:
+        """Names of the secrets whose value (in any form) occurs in `text`, in name order."""
+        found = {marker[len("[redacted:"):-1] for needle, marker in self._pairs if needle in text}
+        return sorted(found)
+
+    def deep(self, obj: Any) -> Any:
+        """A copy of a JSON-like structure with every string (keys included) redacted."""
+        if not self._pairs:
+            return obj
+        if isinstance(obj, str):
+            return self.text(obj)
+        if isinstance(obj, Mapping):
+            return {self.deep(k) if isinstance(k, str) else k: self.deep(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [self.deep(v) for v in obj]
+        return obj
+
+
+def redact(text: str, secrets: Mapping[str, str] | None) -> str:
+    """One-off form of `Redactor(secrets).text(text)`."""
+    return Redactor(secrets).text(text)
