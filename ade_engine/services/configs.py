@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import ulid
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -661,7 +661,7 @@ def export_version(ws: Workspace, ref: str, dest: Path | str | None = None) -> P
     info = get_version(ws, ref)
     ensure_intact(ws, info)
     target = Path(dest) if dest is not None else Path.cwd() / f"{info.config_id}-{info.number}.zip"
-    if target.is_dir():
+    if target.is_dir() or str(dest).endswith(("/", os.sep)):
         target = target / f"{info.config_id}-{info.number}.zip"
     return archive.export_zip(Path(info.path), target)
 
@@ -785,6 +785,14 @@ def delete_draft(ws: Workspace, ref: str) -> VersionInfo:
                 row = session.get(ConfigVersion, info.config_version_id)
                 if row is not None:
                     session.delete(row)
+                    session.flush()
+                # A config whose only version was this draft goes with it (unless something refers to it).
+                if not session.scalar(select(func.count()).where(ConfigVersion.config_id == info.config_id)):
+                    try:
+                        with session.begin_nested():
+                            session.execute(delete(Config).where(Config.config_id == info.config_id))
+                    except IntegrityError:
+                        pass
         except BaseException:
             if trash.exists():
                 os.replace(trash, pkg)
