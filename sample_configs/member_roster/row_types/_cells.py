@@ -38,7 +38,10 @@ def is_value(cell):
     if isinstance(cell, (int, float, date, datetime, time)) and not isinstance(cell, bool):
         return True
     text = str(cell).strip()
-    return is_email(text) or bool(DATE_TEXT.match(text)) or is_numeric(text) or any(ch.isdigit() for ch in text)
+    if is_email(text) or DATE_TEXT.match(text) or is_numeric(text):
+        return True
+    # short codes such as "M-10023" or "E 2001"; a sentence that mentions a date is not a value
+    return len(text) <= 24 and len(text.split()) <= 3 and any(ch.isdigit() for ch in text)
 
 
 def is_wordy(cell):

@@ -14,5 +14,5 @@ def detect_typed_values(*, row_values_sample, **_):
 def detect_width(*, row_values_sample, **_):
     count = len(filled(row_values_sample))
     if count == 1:                    # titles, "Exported …" lines and notes: neither header nor data
-        return {"scores": {"data": -0.5, "header": -0.5}}
+        return {"scores": {"data": -0.8, "header": -0.5}}
     return {"scores": {"data": 0.2}} if count >= 3 else {"scores": {}}
