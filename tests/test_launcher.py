@@ -146,3 +146,80 @@ def test_exit_code_and_signal_are_reported(job_dir):
     assert run(job_dir, "import sys; sys.exit(7)").exit_code == 7
     out = run(job_dir, "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
     assert out.exit_code is None and out.signal == signal.SIGKILL and out.cause is None
+
+
+# ----------------------------------------------------------------------------- staging and finalization
+from ade_engine.jobs.finalize import finalize, log_tail  # noqa: E402
+from ade_engine.jobs.outcome import LaunchOutcome  # noqa: E402
+from ade_engine.jobs.staging import safe_name, stage_job_dir, write_run_request  # noqa: E402
+
+
+def test_safe_name_keeps_only_plain_characters():
+    assert safe_name("Q3 prices (final).xlsx") == "01_Q3_prices__final_.xlsx"
+    assert safe_name("..hidden.csv") == "01_hidden.csv"
+    assert safe_name("../../etc/passwd") == "01_passwd"
+    assert safe_name("données.csv", 2) == "02_donn_es.csv"
+
+
+def test_staging_builds_a_read_only_job_dir(tmp_path):
+    src = tmp_path / "My File.csv"
+    src.write_text("a,b\n")
+    pkg = tmp_path / "pkg"
+    (pkg / "columns" / "__pycache__").mkdir(parents=True)
+    (pkg / "manifest.json").write_text("{}")
+    (pkg / "columns" / "a.py").write_text("x = 1\n")
+    (pkg / "columns" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\0")
+    job = tmp_path / "job"
+    staged = stage_job_dir(job, input_path=src, original_name=src.name, config_dir=pkg)
+    assert staged == job / "inputs" / "01_My_File.csv" and staged.read_text() == "a,b\n"
+    assert not os.access(staged, os.W_OK) or os.geteuid() == 0
+    assert not staged.stat().st_mode & 0o222 and not (job / "config" / "columns" / "a.py").stat().st_mode & 0o222
+    assert src.stat().st_mode & 0o200  # the user's own file keeps its mode
+    assert not (job / "config" / "columns" / "__pycache__").exists()
+    assert (job / "tmp").is_dir() and (job / "logs").is_dir()
+    write_run_request(job, {"job_id": "J", "secrets": {"TOKEN": "value"}, "secrets_requested": ["TOKEN"]})
+    saved = json.loads((job / "run-request.json").read_text())
+    assert saved["schema"] == "ade.run_request/v1" and "secrets" not in saved and "value" not in json.dumps(saved)
+
+
+def _finish(job_dir: Path, result: dict | None, **launch) -> object:
+    if result is not None:
+        (job_dir / "result.json").write_text(json.dumps({"schema": "ade.run_result/v1", "stats": {}, "duration_ms": 1,
+                                                          **result}))
+    base = {"pid": 1, "pgid": 1, "exit_code": 0, "signal": None, "cause": None}
+    return finalize(job_dir, LaunchOutcome(**{**base, **launch}), request(job_dir))
+
+
+SUCCESS = {"status": "succeeded", "error": None}
+FAILED = {"status": "failed", "error": {"code": "rule_error", "message": "boom", "stage": "mapping"}}
+
+
+def test_success_with_clean_exit_wins_even_after_a_cancel_request(job_dir):
+    (job_dir / "normalized.xlsx").write_bytes(b"PK")
+    job = _finish(job_dir, SUCCESS, cause="cancelled")
+    assert job.status == "succeeded" and job.output_path == "normalized.xlsx"
+    assert (job_dir / "normalized.xlsx").exists() and not (job_dir / "tmp").exists()
+
+
+def test_parent_cause_wins_over_result_json(job_dir):
+    job = _finish(job_dir, FAILED, exit_code=None, signal=15, cause="timeout", timed_out=True)
+    assert job.status == "failed" and job.error["code"] == "timeout" and "30 s" in job.error["message"]
+
+
+def test_result_json_wins_over_exit_code(job_dir):
+    job = _finish(job_dir, FAILED, exit_code=1)
+    assert job.error == {"code": "rule_error", "message": "boom", "stage": "mapping",
+                         "hint": "See rule_errors and the log tail."}
+
+
+def test_no_result_is_a_worker_crash_with_the_log_tail(job_dir):
+    (job_dir / "logs" / "worker.log").write_text("".join(f"line {i}\n" for i in range(200)))
+    job = _finish(job_dir, None, exit_code=139)
+    assert job.error["code"] == "worker_crash" and "code 139" in job.error["message"]
+    assert job.log_tail.splitlines() == [f"line {i}" for i in range(150, 200)]
+    assert json.loads((job_dir / "artifact.json").read_text())["job"]["status"] == "failed"
+
+
+def test_log_tail_is_bounded_in_bytes(job_dir):
+    (job_dir / "logs" / "worker.log").write_text("x" * 20000 + "\nlast\n")
+    assert log_tail(job_dir) == "last"

@@ -112,7 +112,7 @@ def decide(launch: LaunchOutcome, result: dict[str, Any] | None, job_dir: Path,
         return "failed", {"code": "worker_crash", "message": launch.spawn_error, "stage": "start"}
     if launch.cause == CAUSE_CANCELLED:
         source = launch.cancel_source or "user"
-        return "cancelled", {"code": "cancelled", "message": f"cancelled ({source})", "stage": _running_stage(job_dir)}
+        return "cancelled", {"code": "cancelled", "message": f"cancelled by {source}", "stage": _running_stage(job_dir)}
     if launch.cause == CAUSE_TIMEOUT:
         return "failed", {"code": "timeout", "stage": _running_stage(job_dir),
                           "message": f"the job exceeded its wall-clock limit of {limits.get('timeout_s', '?')} s"}
@@ -299,4 +299,9 @@ def _force_rmtree(path: Path) -> None:
         except OSError:
             pass
 
-    shutil.rmtree(path, onerror=onerror)
+    import sys
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=onerror)
+    else:
+        shutil.rmtree(path, onerror=onerror)
