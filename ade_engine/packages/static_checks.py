@@ -261,6 +261,8 @@ class _Checker:
                 hint = "see config-packages.md §2 for allowed values"
         if code == "secrets.value_in_manifest":
             hint = hints[code]
+        if not loc and ": " in message:  # model-level rule: the message starts with the dotted place
+            loc = tuple(p for p in re.split(r"[.\[\]]", message.split(": ", 1)[0]) if p and not p.isdigit())
         return _err(MANIFEST, code, text, hint, self._line_of(loc))
 
     def check_manifest_warnings(self) -> None:
