@@ -227,3 +227,27 @@ def test_lifeline_ends_the_job_when_the_parent_dies(job_dir, tmp_path):
     except psutil.NoSuchProcess:
         pass
     assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+
+
+def test_standard_level_confines_the_job_before_the_pipeline_runs(job_dir, tmp_path):
+    from ade_engine.jobs.sandbox import probe
+
+    if not probe().available("standard"):
+        pytest.skip("Landlock + seccomp not available on this machine")
+    outside = tmp_path / "outside.txt"
+    stub = tmp_path / "stub_pipeline.py"
+    stub.write_text(OK + textwrap.dedent(f"""
+        def run_pipeline(request, secrets, job_dir, cancel):
+            try:
+                open({str(outside)!r}, "w").write("escaped")
+            except PermissionError:
+                pass
+            (job_dir / "inside.txt").write_text("ok")
+            assert request["sandbox_level"] == "standard" and request["sandbox_missing"] == ["bubblewrap"]
+            return ok()
+    """))
+    req = {**request(job_dir), "sandbox_level": "standard"}
+    cmd = [sys.executable, "-s", "-P", "-B", "-X", "utf8", "-c", WRAPPER, str(stub)]
+    out = launch(job_dir, req, {}, limits=FAST, command=cmd)
+    assert out.exit_code == 0, (job_dir / "logs" / "worker.log").read_text()
+    assert not outside.exists() and (job_dir / "inside.txt").read_text() == "ok"

@@ -223,3 +223,16 @@ def test_no_result_is_a_worker_crash_with_the_log_tail(job_dir):
 def test_log_tail_is_bounded_in_bytes(job_dir):
     (job_dir / "logs" / "worker.log").write_text("x" * 20000 + "\nlast\n")
     assert log_tail(job_dir) == "last"
+
+
+def test_a_failing_cancel_callback_does_not_leave_the_job_running(job_dir):
+    script = "import os, time; open('child.pid', 'w').write(str(os.getpid())); time.sleep(60)"
+    pid_file = job_dir / "child.pid"
+
+    def broken():
+        if pid_file.exists() and pid_file.read_text():
+            raise RuntimeError("database went away")
+
+    with pytest.raises(RuntimeError):
+        run(job_dir, script, cancel_check=broken)
+    assert not alive(int(pid_file.read_text()))

@@ -283,49 +283,44 @@ def launch(
         term_at = time.monotonic()
         _killpg(pgid, signal.SIGTERM)
 
-    while True:
-        try:
-            proc.wait(timeout=_POLL_S)
-            break
-        except subprocess.TimeoutExpired:
-            pass
-        now = time.monotonic()
-        if cause is None:
-            if now >= deadline:
-                emit("worker.timeout", {"timeout_s": int(timeout_s)})
-                stop(CAUSE_TIMEOUT)
-            elif cancel_check is not None and (wanted := cancel_check()):
-                cancel_source = wanted if isinstance(wanted, str) else "user"
-                emit("cancel.requested", {"source": cancel_source})
-                stop(CAUSE_CANCELLED)
-            elif now >= next_rss:
-                next_rss = now + limits.rss_poll_s
-                rss = group_rss(pgid)
-                peak_rss = max(peak_rss, rss)
-                if rss > rss_limit:
-                    stop(CAUSE_MEMORY)
-        elif not killed and term_at is not None and now >= term_at + limits.grace_s:
-            _killpg(pgid, signal.SIGKILL)
-            killed = True
+    try:
+        while True:
+            try:
+                proc.wait(timeout=_POLL_S)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if cause is None:
+                if now >= deadline:
+                    emit("worker.timeout", {"timeout_s": int(timeout_s)})
+                    stop(CAUSE_TIMEOUT)
+                elif cancel_check is not None and (wanted := cancel_check()):
+                    cancel_source = wanted if isinstance(wanted, str) else "user"
+                    emit("cancel.requested", {"source": cancel_source})
+                    stop(CAUSE_CANCELLED)
+                elif now >= next_rss:
+                    next_rss = now + limits.rss_poll_s
+                    rss = group_rss(pgid)
+                    peak_rss = max(peak_rss, rss)
+                    if rss > rss_limit:
+                        stop(CAUSE_MEMORY)
+            elif not killed and term_at is not None and now >= term_at + limits.grace_s:
+                _killpg(pgid, signal.SIGKILL)
+                killed = True
+    except BaseException:
+        # The caller's callback raised, or we were interrupted: the job must not outlive this call.
+        _killpg(pgid, signal.SIGKILL)
+        proc.wait()
+        _close_all(proc, pump, sink)
+        raise
 
     # The leader is gone; nothing of the job may outlive it (a `sleep 100 &` grandchild included).
     _killpg(pgid, signal.SIGKILL)
     gone_by = time.monotonic() + _GROUP_GONE_WAIT_S
     while _group_members(pgid) and time.monotonic() < gone_by:
         time.sleep(0.05)
-    try:
-        proc.stdin.close()
-    except OSError:
-        pass
-    pump.stop()
-    pump.join(timeout=2.0)
-    if not pump.is_alive():
-        for stream in (proc.stdout, proc.stderr):
-            try:
-                stream.close()
-            except OSError:
-                pass
-    sink.close()
+    _close_all(proc, pump, sink)
 
     rc = proc.returncode
     outcome = LaunchOutcome(
@@ -340,6 +335,22 @@ def launch(
     )
     emit("worker.exit", {"exit_code": outcome.exit_code, "signal": outcome.signal, "timed_out": outcome.timed_out})
     return outcome
+
+
+def _close_all(proc: subprocess.Popen, pump: _OutputPump, sink: _LogSink) -> None:
+    try:
+        proc.stdin.close()
+    except OSError:
+        pass
+    pump.stop()
+    pump.join(timeout=2.0)
+    if not pump.is_alive():  # else a grandchild that escaped the group still holds a pipe: leave it
+        for stream in (proc.stdout, proc.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+    sink.close()
 
 
 def _longest_form(secrets: dict[str, str]) -> int:

@@ -309,12 +309,12 @@ def _run(request: dict[str, Any], secrets: dict[str, str], job_dir: Path, cancel
         result = run_pipeline(request, secrets, job_dir, cancel)
     except MemoryError:
         return make_result("failed", code="memory_limit", started=started,
-                           message=f"the job process ran out of memory (limit {request['limits'].get('memory_mb')} MiB)")
+                           message=f"the job process ran out of memory (limit {(request.get('limits') or {}).get('memory_mb')} MiB)")
     except OSError as exc:
         if exc.errno != errno.EFBIG:
             raise
         return make_result("failed", code="file_size_limit", started=started,
-                           message=f"a file written by the job exceeds {request['limits'].get('fsize_mb')} MiB")
+                           message=f"a file written by the job exceeds {(request.get('limits') or {}).get('fsize_mb')} MiB")
     if hasattr(result, "model_dump"):
         result = result.model_dump(mode="json")
     if not isinstance(result, dict):
@@ -325,7 +325,7 @@ def _run(request: dict[str, Any], secrets: dict[str, str], job_dir: Path, cancel
     if cpu_exceeded.is_set() and result.get("status") != "succeeded":
         result["status"] = "failed"
         result["error"] = {"code": "cpu_limit", "stage": (result.get("error") or {}).get("stage", "start"),
-                           "message": f"CPU time limit of {request['limits'].get('cpu_seconds')} s reached"}
+                           "message": f"CPU time limit of {(request.get('limits') or {}).get('cpu_seconds')} s reached"}
     return result
 
 
