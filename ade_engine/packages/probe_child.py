@@ -103,6 +103,7 @@ class Prober:
         self.diagnostics: list[dict[str, Any]] = []
         self._reported: set[tuple[str, str]] = set()
         self._slowest: dict[str, tuple[float, str, str]] = {}
+        self._timed_out: set[str] = set()  # functions that hit the alarm are not called again
 
     # -- reporting
     def report(self, path: str, level: str, code: str, message: str, hint: str | None = None,
@@ -167,6 +168,8 @@ class Prober:
     # -- calling
     def call(self, rel: str, fn: Any, kwargs: dict[str, Any], desc: str) -> tuple[bool, Any, BaseException | None]:
         where = f"{rel}:{fn.__name__}"
+        if where in self._timed_out:
+            return False, None, ProbeTimeout()
         print(f"PROBE call {where}", file=sys.stderr, flush=True)
         # Fresh copies per call, so one call mutating its input cannot change the next; views are read-only.
         args = {k: v if k in ("artifact", "secrets") else copy.deepcopy(v) for k, v in kwargs.items()}
@@ -178,6 +181,7 @@ class Prober:
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
         except ProbeTimeout as exc:
+            self._timed_out.add(where)
             self.report(rel, "error", "rule.slow", f"{where} did not return within {CALL_ALARM_S:.0f} s on {desc}",
                         "make the function fast and free of loops that never end; scripts get small samples",
                         key=where)
