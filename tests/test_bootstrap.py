@@ -251,3 +251,19 @@ def test_standard_level_confines_the_job_before_the_pipeline_runs(job_dir, tmp_p
     out = launch(job_dir, req, {}, limits=FAST, command=cmd)
     assert out.exit_code == 0, (job_dir / "logs" / "worker.log").read_text()
     assert not outside.exists() and (job_dir / "inside.txt").read_text() == "ok"
+
+
+def test_redacting_writer_never_lets_a_value_through_split_writes():
+    import io
+
+    from ade_engine.runtime.bootstrap import RedactingWriter
+    from ade_engine.runtime.redact import Redactor
+
+    sink = io.StringIO()
+    w = RedactingWriter(sink, Redactor({"K": "value-0123456789"}), keep=len("value-0123456789"))
+    w.write("a" * 70000 + "value-01")  # over-long line: flushed in a window, the value's start held back
+    w.write("23456789 and value-0123456789 again\n")
+    w.write("tail value-0123456789")
+    w.flush()
+    assert "value-0123456789" not in sink.getvalue()
+    assert sink.getvalue().count("[redacted:K]") == 3

@@ -81,13 +81,14 @@ def test_secret_goes_over_stdin_and_is_redacted_in_the_log(job_dir):
         "doc = json.loads(sys.stdin.readline())\n"
         "token = doc['secrets']['TOKEN']\n"
         "print('token is', token)\n"
-        "print('x' * 70000 + token + 'y' * 10, file=sys.stderr)\n"  # crosses a 64 KiB window
+        "for n in (65530, 65536, 131060, 200000):\n"  # values placed across window edges
+        "    sys.stderr.write('x' * n + token + 'y' * 10 + chr(10)); sys.stderr.flush()\n"
     )
     out = run(job_dir, script, secrets={"TOKEN": "s3cr3t-value-42"})
     assert out.exit_code == 0
     log = (job_dir / "logs" / "worker.log").read_text()
     assert "s3cr3t-value-42" not in log
-    assert log.count("[redacted:TOKEN]") == 2
+    assert log.count("[redacted:TOKEN]") == 5
     assert "s3cr3t" not in (job_dir / "events.ndjson").read_text()
     assert {"names": ["TOKEN"]} in [e.get("detail") for e in events(job_dir)]
 

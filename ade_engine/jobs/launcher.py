@@ -82,6 +82,9 @@ class _LogSink:
         self._lock = threading.Lock()
         self.capped = False
 
+    def redact(self, text: str) -> str:
+        return self._redact(text)
+
     def write(self, text: str) -> None:
         data = self._redact(text).encode("utf-8", "replace")
         with self._lock:
@@ -157,13 +160,14 @@ class _OutputPump(threading.Thread):
         if "\n" in buf:
             head, _, buf = buf.rpartition("\n")
             self._sink.write(head + "\n")
-        while len(buf) > _LINE_WINDOW:
-            # Overlapping windows: keep the tail so a secret cannot be split between two writes.
-            cut = len(buf) - self._keep
+        if len(buf) > _LINE_WINDOW:
+            # An over-long line goes out in windows: redact what has arrived, then hold back the last
+            # (longest secret - 1) chars, which may be the start of a value whose rest is still coming.
+            buf = self._sink.redact(buf)
+            carry = self._keep - 1
+            cut = len(buf) - carry
             self._sink.write(buf[:cut])
             buf = buf[cut:]
-            if cut <= 0:
-                break
         self._bufs[fd] = buf
 
 

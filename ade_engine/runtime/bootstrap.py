@@ -29,6 +29,7 @@ import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import quote, quote_plus
 
 from ade_engine.runtime.redact import Redactor
 
@@ -45,9 +46,10 @@ MIB = 1024 * 1024
 class RedactingWriter:
     """A text stream that redacts before passing text on (line-buffered so values are not split)."""
 
-    def __init__(self, stream: Any, redact: Redactor):
+    def __init__(self, stream: Any, redact: Redactor, keep: int = 1):
         self._stream = stream
         self._redact = redact
+        self._carry = max(keep - 1, 0)  # chars held back from an over-long line: a value may continue
         self._buf = ""
         self._lock = threading.Lock()
 
@@ -59,7 +61,10 @@ class RedactingWriter:
                 self._stream.write(self._redact(head + "\n"))
                 self._stream.flush()
             elif len(self._buf) > 65536:
-                self._flush_locked()
+                text = self._redact(self._buf)
+                cut = len(text) - self._carry
+                self._stream.write(text[:cut])
+                self._buf = text[cut:]
         return len(text)
 
     def _flush_locked(self) -> None:
@@ -374,8 +379,9 @@ def main() -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     if redact:
-        sys.stdout = RedactingWriter(sys.stdout, redact)  # type: ignore[assignment]
-        sys.stderr = RedactingWriter(sys.stderr, redact)  # type: ignore[assignment]
+        keep = max(len(f) for v in secrets.values() for f in (v, quote(v, safe=""), quote_plus(v, safe="")))
+        sys.stdout = RedactingWriter(sys.stdout, redact, keep)  # type: ignore[assignment]
+        sys.stderr = RedactingWriter(sys.stderr, redact, keep)  # type: ignore[assignment]
 
     from ade_engine import ENGINE_VERSION
 
