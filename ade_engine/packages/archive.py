@@ -17,6 +17,7 @@ import os
 import shutil
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,13 +193,21 @@ def extract_zip(source: Path, dest: Path, limits: ArchiveLimits = DEFAULT_LIMITS
             target.parent.mkdir(parents=True, exist_ok=True)
             size = 0
             # Never trust the header: count real bytes while inflating.
-            with zf.open(info) as src, open(target, "xb") as out:
-                while chunk := src.read(_CHUNK):
-                    size += len(chunk)
-                    if size > info.file_size or size > limits.max_member_bytes:
-                        raise _unsafe(source, info.filename, "member larger than declared",
-                                      "the archive is corrupt or crafted")
-                    out.write(chunk)
+            try:
+                with zf.open(info) as src, open(target, "xb") as out:
+                    while chunk := src.read(_CHUNK):
+                        size += len(chunk)
+                        if size > info.file_size or size > limits.max_member_bytes:
+                            raise _unsafe(source, info.filename, "member larger than declared",
+                                          "the archive is corrupt or crafted")
+                        out.write(chunk)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+                raise AdeError(
+                    f"cannot import {Path(source).name}: member '{info.filename}' is corrupt or uses an unsupported "
+                    f"compression ({exc}); re-create the zip",
+                    code="archive_invalid",
+                    details={"source": str(source), "member": info.filename},
+                ) from None
             os.chmod(target, FILE_MODE)
             written.append(rel)
         return sorted(written)
