@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
             print(json.dumps({"error": exc.to_dict()}))
         else:
-            print(f"error: {exc.message}", file=sys.stderr)
+            print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
