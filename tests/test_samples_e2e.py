@@ -173,6 +173,15 @@ def test_sample_packages_pass_static_validation(pkg_name):
     assert [d for d in found if d.level == "error"] == []
 
 
+@pytest.mark.parametrize("pkg_name", PACKAGES)
+def test_sample_packages_pass_dynamic_validation(pkg_name):
+    validation = pytest.importorskip("ade_engine.packages.validation")
+    if not hasattr(validation, "validate_dynamic"):
+        pytest.skip("validate_dynamic not built yet")
+    found = validation.validate_dynamic(SAMPLES / pkg_name)
+    assert [d for d in found if d.level == "error"] == []
+
+
 def call(fn, **kwargs):
     base = dict(job_id="01TEST", source_file="x.xlsx", sheet_name="S", table_id="sheet_1.table_1",
                 column_id="sheet_1.table_1.col_1", column_index=1, header=None, row_offset=0,
