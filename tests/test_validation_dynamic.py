@@ -207,3 +207,11 @@ def test_invalid_manifest_is_reported_not_raised(tmp_path):
     pkg = write_package(tmp_path / "pkg", **{"manifest.json": "{"})
     [d] = validate_dynamic(pkg)
     assert (d.code, d.level) == ("manifest.invalid_json", "error")
+
+
+def test_cpu_limit_ends_a_busy_probe(tmp_path):
+    pkg = write_package(tmp_path / "pkg", **{"columns/unit_price.py": (
+        "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass\n")})
+    [d] = validate_dynamic(pkg, cpu_seconds=1)
+    assert (d.code, d.level) == ("probe.cpu_limit", "error")
+    assert "more than 1 s of CPU (while running columns/unit_price.py)" in d.message

@@ -105,7 +105,7 @@ def _parse(code: int, out: bytes, err: bytes, cpu_seconds: int, memory_mb: int) 
         except (ValueError, KeyError, TypeError):
             pass
     where = _running(err)
-    if code == -getattr(signal, "SIGXCPU", 24) or code == -signal.SIGKILL and b"PROBE" in err:
+    if code == -getattr(signal, "SIGXCPU", 24):
         message = f"the validation process used more than {cpu_seconds} s of CPU{where}"
         hint = "make detectors, transforms and validators cheap; they get small samples"
         return [Diagnostic(".", "error", "probe.cpu_limit", message, hint)]

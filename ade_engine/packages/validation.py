@@ -18,7 +18,7 @@ def has_errors(diagnostics: list[Diagnostic]) -> bool:
     return any(d.level == "error" for d in diagnostics)
 
 
-def validate(pkg_dir: str | Path, *, dynamic: bool = True, vendor_dir: str | Path | None = None) -> list[Diagnostic]:
+def validate(pkg_dir: str | Path, dynamic: bool = True, *, vendor_dir: str | Path | None = None) -> list[Diagnostic]:
     """Static checks, then the dynamic probes only when static found no error."""
     found = validate_static(pkg_dir, vendor_dir=vendor_dir)
     if dynamic and not has_errors(found):
