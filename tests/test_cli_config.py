@@ -134,3 +134,15 @@ def test_real_subprocess(env):
     assert ok.returncode == 0 and json.loads(ok.stdout)["configs"][0]["config_id"] == "prices"
     bad = subprocess.run(cmd + ["publish", "prices"], capture_output=True, text=True, env=os.environ.copy(), check=False)
     assert bad.returncode != 0 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
+
+
+def test_init_then_validate_a_new_package(env, capsys):
+    code, out, err = ade(capsys, "config", "init", "newpkg", "--json")
+    assert code == 0, err
+    assert json.loads(out)["path"].endswith("newpkg")
+    code, out, _ = ade(capsys, "config", "validate", "newpkg", "--json")
+    assert code == 0 and json.loads(out)["ok"] is True
+    code, _, err = ade(capsys, "config", "init", "newpkg")
+    assert code != 0 and "not an empty folder" in err
+    code, out, _ = ade(capsys, "config", "create", "fresh", "--json")
+    assert code == 0 and json.loads(out)["status"] == "draft"

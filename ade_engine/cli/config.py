@@ -21,7 +21,6 @@ from ade_engine.cli._output import (
     table,
     to_jsonable,
 )
-from ade_engine.errors import AdeError
 
 REFS_HELP = (
     "Version references: CONFIG, CONFIG@N, CONFIG@draft, CONFIG@latest, CONFIG@active, or a version id. "
@@ -263,12 +262,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 @guarded
 def cmd_init(args: argparse.Namespace) -> int:
-    from ade_engine.packages.templates import init_package
+    from ade_engine.services.configs import init_package
 
     dest = Path(args.dir)
-    if dest.exists() and any(dest.iterdir()):
-        raise AdeError(f"{dest} is not empty; choose a new folder", code="path_exists", details={"path": str(dest)})
-    init_package(dest, template=args.template)
+    init_package(dest, template=args.template, title=args.title)
     emit(args, {"path": str(dest), "template": args.template},
          f"created a config package from template {args.template} in {dest}; check it with 'ade config validate {dest}'")
     return 0
@@ -412,6 +409,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = add("init", cmd_init, "create a new package folder from a template (no database)")
     p.add_argument("dir")
     p.add_argument("--template", default="default")
+    p.add_argument("--title", help="info.title of the new package (default: the folder name)")
 
     p = add("files", cmd_files, "list the files of a version with sizes and hashes")
     p.add_argument("ref")

@@ -588,19 +588,24 @@ def create_config(
     ws: Workspace, config_id: str, *, template: str = "default", title: str | None = None
 ) -> VersionInfo:
     """A new config whose first draft is a copy of a template package."""
-    from ade_engine.packages import templates
-
     check_config_id(config_id)
     with ws.sessions() as session:
         if session.get(Config, config_id) is not None:
             raise Conflict(f"config {config_id!r} already exists; choose another id", code="config_exists",
                            details={"config_id": config_id})
     with _staged_version(ws, config_id) as staged:
-        templates.init_package(staged, template=template)
-        if title:
-            _patch_title(staged, title)
+        init_package(staged, template=template, title=title or config_id)
         return _new_version(ws, config_id, staged, title=title, source=f"template:{template}",
                             base_version_id=None, new_config=True)
+
+
+def init_package(dest: Path, *, template: str = "default", title: str | None = None) -> Path:
+    """Create a package folder from a bundled template (the packages module's `init_package`)."""
+    try:
+        from ade_engine.packages.templates import init_package as init  # type: ignore[attr-defined]
+    except ImportError:
+        from ade_engine.packages import init_package as init
+    return init(dest, template=template, title=title)
 
 
 def _patch_title(pkg: Path, title: str) -> None:

@@ -174,13 +174,16 @@ def test_delete_draft_removes_files_and_row(workspace, package):
 
 
 def test_create_from_template(workspace):
-    templates = pytest.importorskip("ade_engine.packages.templates")
-    if not hasattr(templates, "init_package"):
-        pytest.skip("templates.init_package not available yet")
     draft = configs.create_config(workspace, "fresh", title="Fresh start")
     assert draft.status == "draft" and draft.title == "Fresh start"
     assert (Path(draft.path) / "manifest.json").is_file()
     assert configs.publish(workspace, "fresh").status == "published"
+    unnamed = configs.create_config(workspace, "plain")
+    assert unnamed.title == "plain"
+    with pytest.raises(NotFound):
+        configs.create_config(workspace, "other", template="no-such-template")
+    with pytest.raises(NotFound):  # nothing half-created
+        configs.show_config(workspace, "other")
 
 
 def test_bad_references_and_ids(workspace):
