@@ -25,10 +25,6 @@ SAMPLES = ROOT / "sample_configs"
 PACKAGES = ["member_roster", "payroll_remittance"]
 ALLOWED_ROOT = {"manifest.json", "columns", "row_types", "hooks", "requirements.txt", "README.md"}
 
-# Guard: the end-to-end tests need the job pipeline, which is being built at the same time. Drop this
-# marker once ade_engine/runtime/pipeline.py exists (the tests below it then run unconditionally).
-requires_pipeline = pytest.mark.skipif(not (ROOT / "ade_engine" / "runtime" / "pipeline.py").exists(),
-                                       reason="ade_engine/runtime/pipeline.py not built yet")
 
 
 def _load_make_inputs():
@@ -324,7 +320,6 @@ def tables_with_expectations(artifact, exp):
         yield from ((sheet, table, et) for table, et in zip(sheet["tables"], esheet["tables"]))
 
 
-@requires_pipeline
 @pytest.mark.parametrize("name", INPUT_NAMES)
 def test_run_succeeds_and_reports_json(job, expected, name):
     proc, job_dir = job(name)
@@ -340,7 +335,6 @@ def test_run_succeeds_and_reports_json(job, expected, name):
     assert [e for e in artifact["rule_errors"] if e["level"] == "error"] == []
 
 
-@requires_pipeline
 @pytest.mark.parametrize("name", INPUT_NAMES)
 def test_tables_and_headers_are_found(job, expected, name):
     _, job_dir = job(name)
@@ -366,7 +360,6 @@ def test_tables_and_headers_are_found(job, expected, name):
         assert artifact["input"]["encoding"].lower().replace("-", "") in ("cp1252", "windows1252")
 
 
-@requires_pipeline
 @pytest.mark.parametrize("name", INPUT_NAMES)
 def test_columns_are_mapped_with_reasons(job, expected, name):
     _, job_dir = job(name)
@@ -394,7 +387,6 @@ def output_rows(job_dir, package):
         wb.close()
 
 
-@requires_pipeline
 @pytest.mark.parametrize("name", INPUT_NAMES)
 def test_output_workbook_holds_transformed_values(job, expected, name):
     _, job_dir = job(name)
@@ -419,7 +411,6 @@ def test_output_workbook_holds_transformed_values(job, expected, name):
     assert artifact_of(job_dir)["output"]["rows_written"] == written
 
 
-@requires_pipeline
 @pytest.mark.parametrize("name", INPUT_NAMES)
 def test_issues_point_at_source_and_output_cells(job, expected, name):
     _, job_dir = job(name)
@@ -443,7 +434,6 @@ def test_issues_point_at_source_and_output_cells(job, expected, name):
     assert (artifact["summary"]["errors"], artifact["summary"]["warnings"]) == (errors, warnings)
 
 
-@requires_pipeline
 @pytest.mark.parametrize("name", INPUT_NAMES)
 def test_hooks_leave_notes(job, expected, name):
     _, job_dir = job(name)
@@ -468,7 +458,6 @@ def test_hooks_leave_notes(job, expected, name):
         assert entry.get("issues_added", 0) == len(hook_issues)
 
 
-@requires_pipeline
 @pytest.mark.parametrize("name", INPUT_NAMES)
 def test_no_data_value_reaches_the_artifact_or_events(job, expected, name):
     _, job_dir = job(name)
