@@ -567,6 +567,7 @@ def validate_dir(pkg: Path, *, dynamic: bool = True) -> list[Diagnostic]:
 def validate_version(ws: Workspace, ref: str, *, dynamic: bool = True) -> ValidationReport:
     info = get_version(ws, ref)
     ensure_intact(ws, info)
+    dynamic = dynamic and not ws.settings.safe_mode
     return ValidationReport(target=info.label, diagnostics=validate_dir(Path(info.path), dynamic=dynamic))
 
 
@@ -686,7 +687,8 @@ def publish(ws: Workspace, ref: str) -> VersionInfo:
         label = f"{row.config_id}@{row.number}"
         pkg = _version_path(ws, row)
     with draft_lock(ws, pkg):
-        _refuse_errors(label, validate_dir(pkg), "publish")
+        # ADE_SAFE_MODE: no package code runs, so only the static checks gate publishing.
+        _refuse_errors(label, validate_dir(pkg, dynamic=not ws.settings.safe_mode), "publish")
         hashes, chash, dhash = package_hashes(pkg)
         manifest = _read_manifest_dict(pkg)
         _set_tree_mode(pkg, writable=False)

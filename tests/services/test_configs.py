@@ -208,3 +208,15 @@ def test_zip_with_a_top_folder_imports_its_contents(workspace, tmp_path):
     (tmp_path / "wrapped.zip").write_bytes(buf.getvalue())
     version = configs.import_package(workspace, tmp_path / "wrapped.zip")
     assert version.config_id == "wrapped" and "manifest.json" in version.file_hashes
+
+
+def test_safe_mode_publishes_on_static_checks_without_running_package_code(tmp_path, samples_dir):
+    from ade_engine.services.workspace import open_workspace
+    from ade_engine.settings import isolated_settings
+
+    marker = tmp_path / "ran"
+    hook = samples_dir / "prices" / "columns" / "unit_price.py"
+    hook.write_text(f"open({str(marker)!r}, 'w').close()\n" + hook.read_text())
+    with open_workspace(isolated_settings(tmp_path / "data", sample_configs_dir=samples_dir, safe_mode=True)) as ws:
+        assert configs.active_version(ws).config_id == "prices"
+    assert not marker.exists()
