@@ -10,7 +10,7 @@ from ade_engine import __version__
 from ade_engine.errors import AdeError
 
 # Each noun lives in its own module exposing `register(subparsers)`; handlers return an exit code.
-COMMAND_MODULES = ("run", "config", "doctor")
+COMMAND_MODULES = ("run", "config", "job", "doc", "worker", "gc", "secret", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
