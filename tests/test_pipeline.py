@@ -326,3 +326,12 @@ def test_table_limit(tmp_path):
     result, art, _ = run(tmp_path, csv_rows=rows, name="many.csv")
     assert result["status"] == "failed" and result["error"]["code"] == "table_limit"
     assert result["error"]["stage"] == "structure"
+
+
+def test_issue_cap_counts_everything(tmp_path):
+    rows = [["SKU", "Price"]] + [[None, i] for i in range(1, 6)]
+    result, art, _ = run(tmp_path, {"S": rows}, manifest={"engine": {"artifact": {"max_issues_per_field": 2}}})
+    summary = art["sheets"][0]["tables"][0]["validation"]["summary_by_field"]["sku"]
+    assert summary == {"errors": 5, "warnings": 0, "infos": 0, "missing": 5, "stored": 2, "truncated": True}
+    assert len([i for i in issues_of(art) if i["target_field"] == "sku"]) == 2
+    assert art["summary"]["errors"] == 5
