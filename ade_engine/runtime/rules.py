@@ -289,13 +289,21 @@ def _short(text: str, limit: int = MESSAGE_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+PACKAGE_DIRS = frozenset({"columns", "row_types", "hooks"})
+
+
 def describe_exception(exc: BaseException) -> str:
     """Exception type and where it was raised — never its text, which may echo cell values."""
     tb = traceback.extract_tb(exc.__traceback__)
     where = ""
     if tb:
-        last = tb[-1]
-        where = f" at {Path(last.filename).name}:{last.lineno} in {last.name}"
+        # Point at the package file (columns/x.py:12) when the failing frame is in the package, so an author
+        # can jump to it; otherwise at the last frame (e.g. a stdlib call the script made).
+        in_package = [f for f in tb if Path(f.filename).parent.name in PACKAGE_DIRS]
+        frame = in_package[-1] if in_package else tb[-1]
+        path = Path(frame.filename)
+        shown = f"{path.parent.name}/{path.name}" if path.parent.name in PACKAGE_DIRS else path.name
+        where = f" at {shown}:{frame.lineno} in {frame.name}"
     return f"{type(exc).__name__}{where} (details in logs/worker.log)"
 
 
