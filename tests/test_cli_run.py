@@ -46,6 +46,8 @@ def world(tmp_path, monkeypatch):
     monkeypatch.setenv("ADE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("ADE_SAFE_MODE", raising=False)
     monkeypatch.delenv("ADE_SANDBOX", raising=False)
+    if os.geteuid() == 0:  # decision 11: root runs jobs only with ADE_JOB_USER (privilege drop: job-user work)
+        monkeypatch.setenv("ADE_JOB_USER", "nobody")
     (tmp_path / "people.csv").write_text("Name,Age\nAnn,31\nBob,42\n")
     return tmp_path, write_package(tmp_path)
 

@@ -14,7 +14,6 @@ import secrets as secrets_mod
 import signal
 import sys
 import threading
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -46,10 +45,6 @@ def register(subparsers: Any) -> None:
 
 
 # ----------------------------------------------------------------------------- the run itself (no printing)
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def _load_settings() -> Any:
     from ade_engine.settings import load_settings
 
@@ -57,18 +52,10 @@ def _load_settings() -> Any:
 
 
 def _sandbox_level(settings: Any) -> str:
-    """The level a job runs at: ADE_SANDBOX against a real probe (jobs.md §6.2); never weaker than asked."""
-    from ade_engine.jobs.sandbox import SandboxUnavailable, probe
+    """The level a job runs at: ADE_SANDBOX against a real probe (jobs.md §6.2), root rule included."""
+    from ade_engine.jobs.runner import resolve_sandbox
 
-    report = probe()
-    wanted = (getattr(settings, "sandbox", "auto") or "auto").lower()
-    if wanted == "auto":
-        return report.best_level
-    if not report.available(wanted):
-        raise SandboxUnavailable(f"ADE_SANDBOX={wanted} is not available on this machine "
-                                 f"(best available: {report.best_level}); run `ade doctor`")
-    # Not yet: the root rule (ADE_JOB_USER, privilege drop in the job process) — see docs/cli.md.
-    return wanted
+    return resolve_sandbox(settings)[0]
 
 
 def _config_problems(config_dir: Path) -> None:
@@ -108,8 +95,7 @@ def _prepare_out_dir(out: Path, force: bool) -> None:
 def plan_run(input_path: str, config_dir: str, out: str | None, *, force: bool, reader: str,
              settings: Any) -> tuple[Path, dict[str, Any]]:
     """Everything before the spawn: gate, validation, refusals, staging. Returns (job_dir, request)."""
-    from ade_engine import ENGINE_VERSION
-    from ade_engine.jobs.outcome import OperatorLimits
+    from ade_engine.jobs.runner import build_request
     from ade_engine.jobs.staging import stage_job_dir, write_run_request
     from ade_engine.manifest import load_manifest
     from ade_engine.packages.layout import content_hash, deps_hash
@@ -143,41 +129,12 @@ def plan_run(input_path: str, config_dir: str, out: str | None, *, force: bool, 
     _prepare_out_dir(job_dir, force)
     staged = stage_job_dir(job_dir, input_path=src, original_name=src.name, config_dir=pkg)
 
-    caps = OperatorLimits.from_settings(settings)
-    defaults = manifest.engine.defaults
-    chash = content_hash(pkg)
-    now = _now()
-    request: dict[str, Any] = {
-        "schema": "ade.run_request/v1",
-        "job_id": _new_job_id(),
-        "attempt": 1,
-        "retry_of_job_id": None,
-        "trace_id": secrets_mod.token_hex(16),
-        "config_id": pkg.name,
-        "config_version_id": f"draft:{chash}",
-        "content_hash": chash,
-        "deps_hash": None,
-        "config_title": manifest.info.title,
-        "manifest_version": manifest.info.version,
-        "manifest_schema": manifest.info.schema_,
-        "config_script_api_version": manifest.config_script_api_version,
-        "input": {"document_id": None, "filename": src.name, "sha256": info.sha256, "path": str(staged),
-                  "format": info.format, "size_bytes": info.size_bytes},
-        "limits": caps.effective(timeout_ms=defaults.timeout_ms, memory_mb=defaults.memory_mb),
-        "runtime_network_access": bool(defaults.runtime_network_access and caps.network_allowed),
-        "sandbox_level": level,
-        "secrets_requested": [],
-        "engine_version": ENGINE_VERSION,
-        "python_executable": sys.executable,
-        "created_at": now,
-        "started_at": now,
-        "job_dir": str(job_dir),
-        "config_dir": str(job_dir / "config"),
-        "reader": reader,
-        "input_budget": {"max_uncompressed_mb": settings.input_max_uncompressed_mb,
-                         "max_ratio": settings.input_max_ratio,
-                         "inmemory_max_mb": settings.reader_inmemory_max_mb},
-    }
+    request = build_request(
+        job_dir, settings=settings, job_id=_new_job_id(), attempt=1, retry_of_job_id=None,
+        trace_id=secrets_mod.token_hex(16), config_id=pkg.name, config_version_id=f"draft:{content_hash(pkg)}",
+        content_hash=content_hash(pkg), deps_hash=None, document_id=None, filename=src.name, input_path=staged,
+        input_format=info.format, input_sha256=info.sha256, input_size=info.size_bytes, reader=reader)
+    request["sandbox_level"] = level
     write_run_request(job_dir, request)
     return job_dir, request
 
@@ -190,14 +147,10 @@ def _new_job_id() -> str:
 
 def execute(job_dir: Path, request: dict[str, Any], settings: Any, *,
             cancel_check: Callable[[], Any] | None = None) -> Any:
-    """Spawn, wait and finalize; returns the `JobOutcome`."""
-    from ade_engine.jobs.finalize import finalize
-    from ade_engine.jobs.launcher import launch
-    from ade_engine.jobs.outcome import OperatorLimits
+    """Spawn, wait and finalize (the shared runner); returns the `JobOutcome`."""
+    from ade_engine.jobs.runner import run_job
 
-    caps = OperatorLimits.from_settings(settings)
-    launched = launch(job_dir, request, {}, limits=caps, cancel_check=cancel_check)
-    return finalize(job_dir, launched, request, remove_inputs=False)
+    return run_job(job_dir, request, settings, cancel_check=cancel_check, remove_inputs=False)
 
 
 # ----------------------------------------------------------------------------- presentation
