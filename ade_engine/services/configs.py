@@ -683,7 +683,7 @@ def publish(ws: Workspace, ref: str) -> VersionInfo:
         row, config = _resolve(session, ws, ref, "draft")
         _require_status(row, "draft", "publish")
         _require_writable(config, row, "publish")
-        version_id = row.config_version_id
+        version_id, config_id = row.config_version_id, row.config_id
         label = f"{row.config_id}@{row.number}"
         pkg = _version_path(ws, row)
     with draft_lock(ws, pkg):
@@ -691,6 +691,9 @@ def publish(ws: Workspace, ref: str) -> VersionInfo:
         _refuse_errors(label, validate_dir(pkg, dynamic=not ws.settings.safe_mode), "publish")
         hashes, chash, dhash = package_hashes(pkg)
         manifest = _read_manifest_dict(pkg)
+        from ade_engine.services.secrets import refuse_unset
+
+        refuse_unset(ws, config_id, manifest, label=label, action="publish")  # secrets.unset
         _set_tree_mode(pkg, writable=False)
         try:
             with ws.sessions.begin() as session:
@@ -719,7 +722,11 @@ def activate(ws: Workspace, ref: str) -> ActiveState:
                 details={"config_version_id": row.config_version_id},
             )
         version_id, config_id = row.config_version_id, row.config_id
+        label, manifest = f"{row.config_id}@{row.number}", row.manifest_json
     ensure_intact(ws, get_version(ws, version_id))
+    from ade_engine.services.secrets import refuse_unset
+
+    refuse_unset(ws, config_id, manifest, label=label, action="activate")  # secrets.unset
     now = utcnow()
     with ws.sessions.begin() as session:
         previous = _active_row(session, ws)
