@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from ade_engine.errors import AdeError, ConfigInvalid, NotFound
 from ade_engine.secrets.envelope import make_aad, validate_name, validate_value
 from ade_engine.secrets.errors import SecretsError
-from ade_engine.secrets.keys import KeyRing, KeyStore, describe_source, open_key_store
+from ade_engine.secrets.keys import FileKeyStore, KeyRing, KeyStore, OsKeyringStore, describe_source, open_key_store
 from ade_engine.secrets.rotation import RotationResult, SecretRecord, rotate
 from ade_engine.services.workspace import Workspace, current_actor
 from ade_engine.settings import Settings
@@ -551,6 +551,15 @@ def check(settings: Settings, ws: Workspace | None = None) -> SecretsCheck:
     if source.startswith("unusable: "):
         return SecretsCheck(status="fail", source=source, summary=f"master keys: {source}",
                             fix=source.removeprefix("unusable: "))
+    try:
+        store = _key_store(settings, create=False)
+        created = store.exists() if isinstance(store, FileKeyStore) else (
+            store.has_keys() if isinstance(store, OsKeyringStore) else True)
+        if created:
+            store.load()  # permissions, owner, format
+    except SecretsError as exc:
+        return SecretsCheck(status="fail", source=source, summary=f"master keys from {source} are unusable",
+                            fix=exc.message)
     problems: list[str] = []
     if ws is not None:
         problems = [f"{i.name} ({i.scope}): {i.problem}" for i in list_secrets(ws, include_unset=False)
