@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     cancel_grace_seconds: float = Field(5, ge=0, le=600)
     sandbox: SandboxLevel = "auto"
     job_user: str | None = None
+    # Not in jobs.md §11: interpreter for job processes (default: this one). Needed when ADE_JOB_USER cannot
+    # run this interpreter (e.g. a venv under a 0700 /root); same minor version, the runtime holds cp3XY wheels.
+    job_python: Path | None = None
     safe_mode: bool = False
     wheelhouse: Path | None = None
     pip_cache_dir: Path | None = None
@@ -67,7 +70,8 @@ class Settings(BaseSettings):
     # Not in jobs.md §11: where first start finds the packages it imports (empty = none).
     sample_configs_dir: Path | None = None
 
-    @field_validator("data_dir", "wheelhouse", "pip_cache_dir", "secrets_keyring", "sample_configs_dir", mode="before")
+    @field_validator("data_dir", "wheelhouse", "pip_cache_dir", "secrets_keyring", "sample_configs_dir", "job_python",
+                     mode="before")
     @classmethod
     def _expand_path(cls, value: Any) -> Any:
         if value is None or (isinstance(value, str) and not value.strip()):

@@ -1,4 +1,10 @@
-"""Shared fixtures: the repository root, the sample config packages, and `ade` as a subprocess."""
+"""Shared fixtures: the repository root, the sample config packages, and `ade` as a subprocess.
+
+As root (CI), every job of the session runs as the unprivileged `nobody` (decision 11; "security tests run
+as an unprivileged user"): `ADE_JOB_USER=nobody`, `ADE_JOB_PYTHON` = a same-minor interpreter `nobody` can
+run when this one is not (a venv under a 0700 /root), and pytest's temp dirs made traversable (0711).
+Without such an interpreter, the job-running test modules are skipped with the reason.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,107 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+JOB_USER = "nobody"
+# Modules whose tests spawn real jobs (through the runtime site); skipped as root without a job interpreter.
+JOB_TEST_MODULES = {"test_samples_e2e", "test_cli_run", "test_job_user", "test_runtime_site", "test_jobs_worker",
+                    "test_jobs_service", "test_worker", "test_runner", "test_cli_jobs"}
+
+
+def _job_python() -> tuple[str | None, str]:
+    """An interpreter of this minor version that JOB_USER can execute (this one first), or (None, why)."""
+    from ade_engine.jobs.runtime_site import interpreter_info, unreachable_for
+
+    major, minor = sys.version_info[:2]
+    tried = []
+    for cand in (sys.executable, f"/usr/bin/python{major}.{minor}", f"/usr/local/bin/python{major}.{minor}"):
+        if not os.path.exists(cand):
+            continue
+        problem = unreachable_for(JOB_USER, os.path.realpath(cand), need="x") or unreachable_for(JOB_USER, cand, need="x")
+        info = {} if problem else interpreter_info(cand)
+        if problem or info.get("error") or tuple(info.get("version", [])[:2]) != (major, minor):
+            tried.append(f"{cand}: {problem or info.get('error') or 'another Python version'}")
+            continue
+        return cand, ""
+    return None, (f"running as root, jobs run as {JOB_USER}, and no Python {major}.{minor} it can execute was found "
+                  f"({'; '.join(tried)}); install python{major}.{minor} (apt-get install python{major}.{minor})")
+
+
+if IS_ROOT:
+    try:
+        import pwd
+
+        pwd.getpwnam(JOB_USER)
+        JOB_PYTHON, NO_JOB_PYTHON = _job_python()
+    except KeyError:
+        JOB_PYTHON, NO_JOB_PYTHON = None, f"running as root and there is no {JOB_USER} account to run jobs as"
+else:
+    JOB_PYTHON, NO_JOB_PYTHON = sys.executable, ""
+
+
+def job_user_env() -> dict[str, str]:
+    """The ADE_* variables a subprocess `ade` needs to run jobs in this session (empty unless root)."""
+    if not IS_ROOT:
+        return {}
+    env = {"ADE_JOB_USER": JOB_USER}
+    if JOB_PYTHON and JOB_PYTHON != sys.executable:
+        env["ADE_JOB_PYTHON"] = JOB_PYTHON
+    return env
+
+
+def open_for_job_user(path: Path, stop: Path | None = None) -> None:
+    """chmod 0711 `path` and its ancestors up to `stop` (root-owned only): the job user may pass through."""
+    if not IS_ROOT:
+        return
+    path = Path(path)
+    for p in [path, *path.parents]:
+        try:
+            st = p.stat()
+        except OSError:
+            break
+        if st.st_uid == 0 and not st.st_mode & 0o001:
+            p.chmod((st.st_mode & 0o777) | 0o711)
+        if stop is not None and p == stop:
+            break
+
+
+def pytest_collection_modifyitems(config, items):
+    if not NO_JOB_PYTHON:
+        return
+    skip = pytest.mark.skip(reason=NO_JOB_PYTHON)
+    for item in items:
+        if item.module is not None and item.module.__name__.rpartition(".")[2] in JOB_TEST_MODULES:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _jobs_run_as_unprivileged_user(tmp_path_factory):
+    """As root: ADE_JOB_USER (and ADE_JOB_PYTHON when needed) for the whole session; temp dirs traversable."""
+    if not IS_ROOT:
+        yield
+        return
+    mp = pytest.MonkeyPatch()
+    for key, value in job_user_env().items():
+        mp.setenv(key, value)
+    base = tmp_path_factory.getbasetemp()
+    open_for_job_user(base, stop=base.parent)
+    original = type(tmp_path_factory).mktemp
+
+    def mktemp(self, basename: str, numbered: bool = True) -> Path:
+        path = original(self, basename, numbered)
+        open_for_job_user(path, stop=base)
+        return path
+
+    mp.setattr(type(tmp_path_factory), "mktemp", mktemp)
+    yield
+    mp.undo()
+
+
+@pytest.fixture
+def tmp_path(tmp_path: Path, tmp_path_factory) -> Path:
+    """pytest's tmp_path, traversable (not listable) by the job user when running as root."""
+    open_for_job_user(tmp_path, stop=tmp_path_factory.getbasetemp())
+    return tmp_path
 
 
 @pytest.fixture(scope="session")
@@ -31,10 +138,12 @@ def run_ade(tmp_path_factory, repo_root):
     never touches the real workspace.
     """
     data_dir = tmp_path_factory.mktemp("ade-data")
+    open_for_job_user(data_dir, stop=tmp_path_factory.getbasetemp())
 
     def run(*args, cwd=None, timeout=180):
         env = {k: v for k, v in os.environ.items() if not k.startswith("ADE_")}
         env["ADE_DATA_DIR"] = str(data_dir)
+        env.update(job_user_env())
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo_root), env.get("PYTHONPATH")]))
         return subprocess.run([sys.executable, "-m", "ade_engine.cli.main", *map(str, args)],
                               cwd=str(cwd or data_dir), env=env, capture_output=True, text=True,

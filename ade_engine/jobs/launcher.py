@@ -23,9 +23,9 @@ from typing import Any, Callable
 from ade_engine.jobs.outcome import CAUSE_CANCELLED, CAUSE_MEMORY, CAUSE_TIMEOUT, LaunchOutcome, OperatorLimits
 
 BOOTSTRAP_MODULE = "ade_engine.runtime.bootstrap"
-# -S (no site-packages) and the copied `<runtime>/site` of jobs.md §5.2 come with the jobs issue; until
-# then the venv interpreter finds `ade_engine` in its own site-packages. -P keeps the job dir off sys.path.
-DEFAULT_COMMAND = (sys.executable, "-s", "-P", "-B", "-X", "utf8", "-m", BOOTSTRAP_MODULE)
+# The real spawn is `<python> -s -S -P -B -X utf8 <runtime>/ade_worker_bootstrap.py` (`runtime_site`).
+# Tests may set DEFAULT_COMMAND to run a stand-in instead; it is then used as given (no runtime site).
+DEFAULT_COMMAND: tuple[str, ...] | None = None
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENV_FORBIDDEN_PREFIXES = ("ADE_", "PYTHON", "LD_", "DYLD_")
 _LINE_WINDOW = 64 * 1024
@@ -214,12 +214,18 @@ def launch(
     cancel_check: Callable[[], Any] | None = None,
     manifest_env: dict[str, str] | None = None,
     command: list[str] | tuple[str, ...] | None = None,
+    settings: Any = None,
+    job_user: str | None = None,
 ) -> LaunchOutcome:
     """Run the job process of a staged job dir to its end; blocks until its process group is gone.
 
     `request["limits"]` gives timeout/memory; `limits` gives grace, log cap and RSS polling. `cancel_check()`
     is polled about ten times a second: a truthy return cancels (a string is the `cancel.requested` source).
     `manifest_env` defaults to `env` of `config/manifest.json`. `command` replaces the bootstrap (tests).
+    `settings` (default: `load_settings()`) gives the data dir (runtime site), `ADE_JOB_PYTHON` and, when
+    running as root, `ADE_JOB_USER`: as root without one nothing is spawned (`SandboxUnavailable`, decision 11).
+    `job_user` applies a job user to a custom `command` (tests). Raises `AdeError` before spawning when the
+    runtime or the job user's access is not usable; job failures are reported in the outcome.
     Must be called from a thread that outlives the job (the child's parent-death signal is tied to it).
     """
     from ade_engine.runtime.redact import Redactor
@@ -236,21 +242,25 @@ def launch(
     env = build_child_env(job_dir, request, manifest_env if manifest_env is not None else _manifest_env(request, job_dir))
     (job_dir / "tmp").mkdir(mode=0o700, exist_ok=True)
     sink = _LogSink(job_dir / "logs" / "worker.log", limits.log_mb * 1024 * 1024, redact)
-    argv = list(command or DEFAULT_COMMAND)
-    if command is None and request.get("sandbox_level") == "strict":
-        from ade_engine.jobs.sandbox import bwrap_argv, runtime_read_paths
-
-        argv = bwrap_argv(job_dir, runtime_read_paths(sys.executable), bool(request.get("runtime_network_access"))) + argv
+    command = command or DEFAULT_COMMAND
+    if command is None:
+        argv, job_user, popen_user = _spawn_plan(job_dir, request, settings)
+    else:
+        argv, popen_user = list(command), None
+    if job_user:
+        hand_over(job_dir, job_user)
 
     emit("start", None)
     t0 = time.monotonic()
     try:
         proc = subprocess.Popen(
             argv, cwd=job_dir, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, close_fds=True,
+            start_new_session=True, close_fds=True, **_popen_identity(popen_user),
         )
     except OSError as exc:
         sink.close()
+        if job_user:
+            take_back(job_dir)
         return LaunchOutcome(pid=None, pgid=None, exit_code=None, signal=None, cause=None,
                              spawn_error=f"cannot start the job process: {exc}")
     pgid = proc.pid  # start_new_session: the child leads its own session and group
@@ -264,7 +274,7 @@ def launch(
     if secrets:
         emit("secrets.injected", {"names": sorted(secrets)})
 
-    line = json.dumps({**request, "secrets": secrets}, ensure_ascii=False) + "\n"
+    line = json.dumps({**request, "job_user": job_user or None, "secrets": secrets}, ensure_ascii=False) + "\n"
     try:
         proc.stdin.write(line.encode("utf-8"))
         proc.stdin.flush()  # the pipe stays open: its end-of-file is the child's lifeline
@@ -317,6 +327,8 @@ def launch(
         _killpg(pgid, signal.SIGKILL)
         proc.wait()
         _close_all(proc, pump, sink)
+        if job_user:
+            take_back(job_dir)
         raise
 
     # The leader is gone; nothing of the job may outlive it (a `sleep 100 &` grandchild included).
@@ -325,6 +337,8 @@ def launch(
     while _group_members(pgid) and time.monotonic() < gone_by:
         time.sleep(0.05)
     _close_all(proc, pump, sink)
+    if job_user:
+        take_back(job_dir)
 
     rc = proc.returncode
     outcome = LaunchOutcome(
@@ -376,3 +390,104 @@ def _event_emitter(job_dir: Path, request: dict[str, Any], on_event: EventSink |
             on_event(event, detail)
 
     return emit
+
+
+# ----------------------------------------------------------------------------- runtime site and job user
+def _spawn_plan(job_dir: Path, request: dict[str, Any], settings: Any) -> tuple[list[str], str | None, str | None]:
+    """(argv, job user for the stdin line, account to start the process as) for the real bootstrap."""
+    from ade_engine.jobs import runtime_site
+    from ade_engine.runtime.confine import SandboxUnavailable
+
+    if settings is None:
+        from ade_engine.settings import load_settings
+
+        settings = load_settings()
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    job_user = getattr(settings, "job_user", None) if root else None
+    if root and not job_user:
+        raise SandboxUnavailable(
+            "ADE runs as root and ADE_JOB_USER is not set, so no job may run: set ADE_JOB_USER to an "
+            "unprivileged account, or run ADE as a normal user.", details={"protection": "privileges"})
+    python = str(getattr(settings, "job_python", None) or sys.executable)
+    runtime = runtime_site.ensure_runtime(settings.data_dir)
+    info = runtime_site.interpreter_info(python)
+    if info.get("error"):
+        raise runtime_site.interpreter_error(python, info["error"])
+    if tuple(info["version"][:2]) != tuple(sys.version_info[:2]):
+        raise runtime_site.interpreter_error(
+            python, f"it is Python {'.'.join(map(str, info['version'][:2]))}, but the job runtime holds modules "
+                    f"built for Python {sys.version_info[0]}.{sys.version_info[1]}")
+    if job_user:
+        runtime_site.secure_data_dir(settings.data_dir)
+        checks = [(python, "x"), (str(runtime / runtime_site.BOOTSTRAP_NAME), "r"), (str(job_dir.parent), "x")]
+        vendor = job_dir / "vendor"
+        if vendor.exists():
+            checks.append((os.path.realpath(vendor), "rx"))
+        for path, need in checks:
+            problem = runtime_site.unreachable_for(job_user, path, need=need)
+            if problem:
+                fix = ("set ADE_JOB_PYTHON to a Python the account can run, of the same minor version "
+                       f"(e.g. /usr/bin/python{sys.version_info[0]}.{sys.version_info[1]})") if path == python else (
+                       f"let {job_user} traverse the directories above it (chmod o+x), or move ADE_DATA_DIR / --out")
+                raise SandboxUnavailable(f"ADE_JOB_USER={job_user} cannot run this job: {problem}; {fix}.",
+                                         details={"protection": "privileges", "path": path})
+    argv = runtime_site.spawn_argv(python, runtime)
+    popen_user = None
+    if request.get("sandbox_level") == "strict":
+        from ade_engine.jobs.sandbox import bwrap_argv
+
+        mounts = [str(runtime), *info.get("paths", [])]
+        argv = bwrap_argv(job_dir, mounts, bool(request.get("runtime_network_access"))) + argv
+        # A user namespace made by root cannot switch to another uid inside: bubblewrap itself runs as the job user.
+        popen_user = job_user
+    return argv, job_user, popen_user
+
+
+def _popen_identity(user: str | None) -> dict[str, Any]:
+    if not user:
+        return {}
+    import pwd
+
+    pw = pwd.getpwnam(user)
+    return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+
+
+def hand_over(job_dir: str | Path, user: str) -> None:
+    """Give the job user what it writes: the job dir itself, `tmp/`, `events.ndjson`. `config/` and `inputs/`
+    stay ours and read-only to it; `logs/` stays ours (the parent writes the log)."""
+    import pwd
+
+    pw = pwd.getpwnam(user)
+    job_dir = Path(job_dir)
+    (job_dir / "events.ndjson").touch(mode=0o600, exist_ok=True)
+    os.chown(job_dir, pw.pw_uid, pw.pw_gid)
+    os.chmod(job_dir, 0o700)
+    os.chown(job_dir / "events.ndjson", pw.pw_uid, pw.pw_gid)
+    for sub in ("tmp",):
+        for path in _tree(job_dir / sub):
+            os.chown(path, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
+    for sub in ("config", "inputs"):
+        for path in _tree(job_dir / sub):
+            if not os.path.islink(path):
+                mode = os.stat(path).st_mode
+                os.chmod(path, (mode | (0o555 if os.path.isdir(path) else 0o444)) & ~0o022)
+
+
+def take_back(job_dir: str | Path) -> None:
+    """After the job: everything in the job dir belongs to this process's account again (links not followed)."""
+    uid, gid = os.getuid(), os.getgid()
+    for path in _tree(Path(job_dir)):
+        try:
+            os.chown(path, uid, gid, follow_symlinks=False)
+        except OSError:
+            continue
+
+
+def _tree(root: Path) -> list[str]:
+    if not root.exists() and not root.is_symlink():
+        return []
+    out = [str(root)]
+    if root.is_dir() and not root.is_symlink():
+        for dirpath, dirnames, filenames in os.walk(root):
+            out.extend(os.path.join(dirpath, n) for n in dirnames + filenames)
+    return out

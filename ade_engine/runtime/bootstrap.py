@@ -11,8 +11,12 @@ Start-up order (jobs.md §5.3), all before any package code is imported:
 6. `run_pipeline`, `result.json` (atomic), exit code: 0 succeeded · 1 handled failure · 2 `config_invalid` ·
    3 cancelled · 4 limit (`memory_limit`, `cpu_limit`, `file_size_limit`). Anything else is a crash.
 
-Deviation kept on purpose until the jobs issue ships `<runtime>/site`: the parent runs the venv interpreter
-without `-S`/`-P`, so `ade_engine` comes from the venv's site-packages instead of a copied runtime folder.
+The parent runs `<python> -s -S -P -B -X utf8 <runtime>/ade_worker_bootstrap.py` (`jobs.runtime_site`), which
+puts only stdlib + `<runtime>/site` + `vendor/` + `config/` on `sys.path` and calls `main()`.
+
+Privileges (decision 11): when the stdin line names `job_user` and this process runs as root, it switches to
+that account right after reading the line, before anything else is imported or confined, and then sets
+RLIMIT_NPROC (meaningful only for a dedicated uid). The parent refuses to spawn as root without a job user.
 
 Redaction uses `runtime.redact.Redactor` (the parent filters `logs/worker.log` with the same class).
 """
@@ -295,6 +299,25 @@ class _SandboxFailure(Exception):
     pass
 
 
+NPROC_LIMIT = 512  # processes + threads of the job user, all its jobs together
+
+
+def become_job_user(user: str | None) -> None:
+    """As root with a job user: drop to it for good, then cap its process count. Otherwise nothing."""
+    if not user or not hasattr(os, "geteuid"):
+        return
+    if os.geteuid() == 0:
+        from ade_engine.runtime.confine import SandboxUnavailable, drop_privileges
+
+        try:
+            drop_privileges(user)
+        except SandboxUnavailable as exc:
+            raise _SandboxFailure(exc.reason) from None
+    import resource
+
+    _set_limit(resource, resource.RLIMIT_NPROC, NPROC_LIMIT)
+
+
 # ----------------------------------------------------------------------------- main
 def _emit(job_dir: Path, request: dict[str, Any], event: str, detail: dict[str, Any]) -> None:
     try:
@@ -348,8 +371,14 @@ def main() -> int:
     secrets = {str(k): str(v) for k, v in (doc.pop("secrets", None) or {}).items()}
     request = doc
     job_dir = Path(request.get("job_dir") or job_dir)
-    missing = apply_limits(request.get("limits") or {})
     redact = Redactor(secrets)
+    try:
+        become_job_user(request.pop("job_user", None))
+    except _SandboxFailure as exc:
+        write_json_atomic(job_dir / "result.json", _redact_result(
+            make_result("failed", code="sandbox_unavailable", message=str(exc), started=started), redact))
+        return EXIT_FAILED
+    missing = apply_limits(request.get("limits") or {})
 
     cancel = threading.Event()
     cpu_exceeded = threading.Event()

@@ -75,8 +75,10 @@ def read_only_paths(*, config_dir: StrPath, vendor_dir: StrPath | None, network:
 
     import ade_engine
 
-    paths: list[str] = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+    # Not the interpreter prefixes nor site-packages: they hold the rest of the application (database,
+    # key store, UI). The stdlib and the sys.path the bootstrap built are what a job may import.
+    paths: list[str] = []
+    for key in ("stdlib", "platstdlib"):
         try:
             paths.append(sysconfig.get_path(key))
         except KeyError:
