@@ -212,4 +212,8 @@ def run_job(
     write_run_request(job_dir, request)
     launched = launch(job_dir, request, secrets, limits=OperatorLimits.from_settings(settings), on_event=on_event,
                       cancel_check=cancel_check, command=command)
-    return finalize(job_dir, launched, request, secrets=secrets, remove_inputs=remove_inputs, on_event=on_event)
+    outcome = finalize(job_dir, launched, request, secrets=secrets, remove_inputs=remove_inputs, on_event=on_event)
+    # Every job records the level it ran under; the artifact's own record wins when the job wrote one.
+    if outcome.sandbox_level is None or (outcome.sandbox_level == level and not outcome.sandbox_missing):
+        outcome.sandbox_level, outcome.sandbox_missing = level, list(missing)
+    return outcome

@@ -1,0 +1,443 @@
+"""The queue loop (jobs.md §0, §7, §9): `ADE_MAX_CONCURRENCY` slots, atomic claims, leases renewed by a
+heartbeat every second, cancel requests seen within one heartbeat, recovery of expired leases, retention.
+
+The same `Worker` runs standalone (`ade worker`, in the main thread) and embedded (`EmbeddedWorker`, a
+background thread the TUI starts). Each claimed job runs in its own thread, which is the job process's
+parent for its whole life (the launcher's lifeline needs that).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ade_engine.errors import AdeError
+from ade_engine.jobs import queue
+
+log = logging.getLogger("ade.worker")
+HEARTBEAT_S = 1.0
+RETENTION_EVERY_S = 6 * 3600
+# Runs one claimed job to its decided outcome: (worker, job row, cancel_check) -> JobOutcome.
+Execute = Callable[["Worker", Any, Callable[[], Any]], Any]
+
+
+@dataclass
+class _Slot:
+    job_id: str
+    thread: threading.Thread | None = None
+    cancel: str | None = None  # cancel source once asked: user | shutdown | lease_lost
+    lease_until: float = 0.0  # monotonic time our lease ends if we cannot renew it
+
+
+@dataclass
+class WorkerStatus:
+    worker_id: str
+    mode: str
+    slots: int
+    busy: int
+    running_job_ids: list[str] = field(default_factory=list)
+    safe_mode: bool = False
+    alive: bool = True
+    last_error: str | None = None
+
+
+class Worker:
+    """One queue loop. `execute` replaces the real job run (claim-level tests and benchmarks)."""
+
+    def __init__(self, ws: Any, *, concurrency: int | None = None, mode: str = "standalone",
+                 execute: Execute | None = None, poll_s: float = 0.2,
+                 on_message: Callable[[str], None] | None = None):
+        self.ws = ws
+        self.settings = ws.settings
+        self.concurrency = int(concurrency or self.settings.max_concurrency)
+        self.mode = mode
+        self.worker_id = queue.new_worker_id()
+        self.poll_s = poll_s
+        self._execute = execute or run_claimed_job
+        self._on_message = on_message
+        self._slots: dict[str, _Slot] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._draining = threading.Event()
+        self.last_error: str | None = None
+        self.alive = False
+
+    # ------------------------------------------------------------------------------- public
+    def status(self) -> WorkerStatus:
+        with self._lock:
+            ids = sorted(self._slots)
+        return WorkerStatus(worker_id=self.worker_id, mode=self.mode, slots=self.concurrency, busy=len(ids),
+                            running_job_ids=ids, safe_mode=self.settings.safe_mode, alive=self.alive,
+                            last_error=self.last_error)
+
+    def wake(self) -> None:
+        """Look at the queue now (after a submit in this process) instead of at the next poll."""
+        self._wake.set()
+
+    def cancel_all(self, source: str = "shutdown") -> None:
+        with self._lock:
+            for slot in self._slots.values():
+                slot.cancel = slot.cancel or source
+
+    def drain(self) -> None:
+        """Stop claiming; running jobs go on."""
+        self._draining.set()
+        self._wake.set()
+
+    def run(self, *, stop: threading.Event | None = None, once: bool = False) -> int:
+        """Serve the queue until `stop` is set (then wait for running jobs), or with `once` until it is empty."""
+        stop = stop or threading.Event()
+        self.alive = True
+        self._say(f"worker {self.worker_id}: {self.concurrency} slot(s)"
+                  + (" — ADE_SAFE_MODE is on, claiming nothing" if self.settings.safe_mode else ""))
+        beat_stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat_loop, args=(beat_stop,), name="ade-worker-heartbeat",
+                                daemon=True)
+        self._beat_file()
+        self._recover()
+        self._retention()
+        beat.start()
+        try:
+            while not stop.is_set() and not self._draining.is_set():
+                claimed = self._fill_slots()
+                if once and not claimed and not self._busy():
+                    if not self._queue_has_work():
+                        break
+                if not claimed:
+                    self._wake.wait(self.poll_s)
+                    self._wake.clear()
+            while self._busy():  # drain: running jobs finish (or are cancelled by cancel_all)
+                time.sleep(0.05)
+        finally:
+            beat_stop.set()
+            beat.join(timeout=5)
+            queue.remove_beat(self.settings, self.worker_id)
+            self.alive = False
+        return 0
+
+    # ------------------------------------------------------------------------------- internals
+    def _say(self, text: str) -> None:
+        log.info(text)
+        if self._on_message is not None:
+            self._on_message(text)
+
+    def _busy(self) -> int:
+        with self._lock:
+            return len(self._slots)
+
+    def _queue_has_work(self) -> bool:
+        from sqlalchemy import func, select
+
+        from ade_engine.store.models import Job
+
+        with self.ws.sessions() as session:
+            return bool(session.scalar(select(func.count()).select_from(Job).where(
+                Job.workspace_id == self.ws.workspace_id, Job.status == "queued")))
+
+    def _fill_slots(self) -> int:
+        if self.settings.safe_mode:
+            return 0
+        claimed = 0
+        while self._busy() < self.concurrency and not self._draining.is_set():
+            try:
+                job = queue.claim(self.ws, self.worker_id, self.settings.worker_lease_seconds)
+            except Exception as exc:  # database busy or gone: try again at the next poll
+                self.last_error = f"claim failed: {exc}"
+                log.warning(self.last_error)
+                return claimed
+            if job is None:
+                return claimed
+            claimed += 1
+            slot = _Slot(job.job_id, lease_until=time.monotonic() + self.settings.worker_lease_seconds)
+            with self._lock:
+                self._slots[job.job_id] = slot
+            slot.thread = threading.Thread(target=self._run_slot, args=(slot, job), name=f"ade-job-{job.job_id}",
+                                           daemon=True)
+            slot.thread.start()
+        return claimed
+
+    def _run_slot(self, slot: _Slot, job: Any) -> None:
+        self._say(f"job {job.job_id}: running ({job.source_file})")
+        try:
+            outcome = self._execute(self, job, lambda: slot.cancel)
+            if outcome is not None:
+                owned = queue.finish(self.ws, job.job_id, self.worker_id, outcome,
+                                     output_path=getattr(outcome, "output_path", None))
+                code = (outcome.error or {}).get("code")
+                self._say(f"job {job.job_id}: {outcome.status}" + (f" ({code})" if code else "")
+                          + ("" if owned else " — not recorded: the lease was lost to another worker"))
+        except Exception as exc:  # an engine bug: the job must still end
+            log.exception("job %s: worker error", job.job_id)
+            self.last_error = f"job {job.job_id}: {exc}"
+            try:
+                from ade_engine.jobs.outcome import JobOutcome
+
+                queue.finish(self.ws, job.job_id, self.worker_id, JobOutcome(
+                    status="failed", error={"code": "worker_crash", "message": f"worker error: {exc}"[:400],
+                                            "stage": "start"}, exit_code=None, signal=None, duration_ms=0))
+            except Exception:
+                log.exception("job %s: could not record the failure", job.job_id)
+        finally:
+            with self._lock:
+                self._slots.pop(job.job_id, None)
+            self._wake.set()
+
+    def _heartbeat_loop(self, stop: threading.Event) -> None:
+        next_recovery = time.monotonic() + self.settings.worker_lease_seconds
+        next_retention = time.monotonic() + RETENTION_EVERY_S
+        while not stop.wait(HEARTBEAT_S):
+            self._renew()
+            self._beat_file()
+            now = time.monotonic()
+            if now >= next_recovery:
+                next_recovery = now + self.settings.worker_lease_seconds
+                self._recover()
+            if now >= next_retention:
+                next_retention = now + RETENTION_EVERY_S
+                self._retention()
+
+    def _renew(self) -> None:
+        with self._lock:
+            slots = dict(self._slots)
+        if not slots:
+            return
+        lease = self.settings.worker_lease_seconds
+        try:
+            states = queue.renew(self.ws, self.worker_id, list(slots), lease)
+        except Exception as exc:
+            # Cannot renew: a job whose lease runs out may be recovered elsewhere, so it must not run on.
+            self.last_error = f"lease renewal failed: {exc}"
+            log.warning(self.last_error)
+            for slot in slots.values():
+                if time.monotonic() >= slot.lease_until - HEARTBEAT_S:
+                    slot.cancel = slot.cancel or "lease_lost"
+            return
+        until = time.monotonic() + lease
+        for jid, state in states.items():
+            slot = slots[jid]
+            if not state.owned:
+                slot.cancel = slot.cancel or "lease_lost"
+            else:
+                slot.lease_until = until
+                if state.cancel_requested:
+                    slot.cancel = slot.cancel or "user"
+
+    def _beat_file(self) -> None:
+        try:
+            queue.write_beat(self.settings, self.worker_id, {
+                "mode": self.mode, "hostname": socket.gethostname(), "pid": os.getpid(),
+                "slots": self.concurrency, "busy": self._busy()})
+        except OSError as exc:
+            log.warning("cannot write the worker heartbeat file: %s", exc)
+
+    def _recover(self) -> list[str]:
+        try:
+            return recover_expired(self.ws, on_message=self._say)
+        except Exception as exc:
+            self.last_error = f"recovery failed: {exc}"
+            log.warning(self.last_error)
+            return []
+
+    def _retention(self) -> None:
+        from ade_engine.jobs.runner import _optional
+
+        collect_garbage = _optional("ade_engine.services.retention", "collect_garbage")  # another part's module
+        if collect_garbage is None:
+            return
+        try:
+            collect_garbage(self.ws)
+        except Exception as exc:
+            self.last_error = f"retention failed: {exc}"
+            log.warning(self.last_error)
+
+
+# ----------------------------------------------------------------------------------------- one job
+def run_claimed_job(worker: Worker, job: Any, cancel_check: Callable[[], Any]) -> Any:
+    """Build the run request of a claimed job and run it through the shared runner."""
+    from ade_engine.jobs.runner import build_request, run_job
+    from ade_engine.runtime.events import EventLog
+
+    ws, settings = worker.ws, worker.settings
+    job_dir = Path(job.job_dir)
+    EventLog(job_dir / "events.ndjson", job.job_id, job.attempt, "parent").emit(
+        "claim", state="running", detail={"worker_id": worker.worker_id,
+                                          "queued_ms": _ms_between(job.queued_at, job.started_at)})
+    staged = next(iter(sorted((job_dir / "inputs").glob("01_*"))), None) if (job_dir / "inputs").is_dir() else None
+    deps = _deps_hash(ws, job)
+    request: dict[str, Any] = {"job_id": job.job_id, "attempt": job.attempt, "trace_id": job.trace_id,
+                               "config_id": job.config_id, "config_version_id": job.config_version_id,
+                               "content_hash": job.content_hash, "retry_of_job_id": job.retry_of_job_id,
+                               "input": {"document_id": job.document_id, "filename": job.source_file,
+                                         "sha256": job.input_sha256}}
+    from ade_engine.jobs.runner import fail_without_spawn
+
+    if staged is None:
+        return fail_without_spawn(job_dir, request, "input_unreadable",
+                                  "the job's input copy is missing from its directory; retry the job")
+    try:
+        from ade_engine.runtime.gate import inspect_input
+
+        info = inspect_input(staged, job.source_file or staged.name,
+                             max_uncompressed_mb=settings.input_max_uncompressed_mb,
+                             max_ratio=settings.input_max_ratio)
+        request = build_request(
+            job_dir, settings=settings, job_id=job.job_id, attempt=job.attempt, retry_of_job_id=job.retry_of_job_id,
+            trace_id=job.trace_id, config_id=job.config_id, config_version_id=job.config_version_id,
+            content_hash=job.content_hash, deps_hash=deps, document_id=job.document_id,
+            filename=job.source_file or staged.name, input_path=staged.resolve(), input_format=info.format,
+            input_sha256=info.sha256, input_size=info.size_bytes, network_override=job.runtime_network_access,
+            created_at=job.queued_at.isoformat())
+    except AdeError as exc:
+        return fail_without_spawn(job_dir, request, exc.code, exc.message)
+
+    def on_event(event: str, detail: dict[str, Any] | None) -> None:
+        if event == "worker.spawn" and detail:
+            queue.record_spawn(ws, job.job_id, worker.worker_id, detail.get("pid"), detail.get("pgid"))
+
+    def on_sandbox(level: str | None, missing: list[str]) -> None:
+        queue.record_sandbox(ws, job.job_id, worker.worker_id, level, missing)
+
+    return run_job(job_dir, request, settings, secrets_for=_secrets_provider(ws, job), cancel_check=cancel_check,
+                   on_event=on_event, on_sandbox=on_sandbox, command=_command_override)
+
+
+# Tests and benchmarks may replace the job process command (e.g. a stand-in pipeline); None = the bootstrap.
+_command_override: list[str] | None = None
+
+
+def _ms_between(a: Any, b: Any) -> int | None:
+    return int((b - a).total_seconds() * 1000) if a and b else None
+
+
+def _deps_hash(ws: Any, job: Any) -> str | None:
+    if job.config_version_id.startswith("draft:"):
+        from ade_engine.packages.layout import deps_hash
+
+        return deps_hash(Path(job.job_dir) / "config")
+    from ade_engine.store.models import ConfigVersion
+
+    with ws.sessions() as session:
+        row = session.get(ConfigVersion, job.config_version_id)
+        return row.deps_hash if row is not None else None
+
+
+def _secrets_provider(ws: Any, job: Any) -> Callable[[dict[str, Any]], dict[str, str]] | None:
+    from ade_engine.jobs.runner import _optional
+
+    secrets_for_job = _optional("ade_engine.services.secrets", "secrets_for_job")
+    if secrets_for_job is None:
+        return None
+
+    def provide(request: dict[str, Any]) -> dict[str, str]:
+        from ade_engine.manifest import load_manifest
+
+        manifest = load_manifest(Path(request["config_dir"]))
+        return secrets_for_job(ws, config_id=job.config_id, manifest=manifest, job_id=job.job_id)
+
+    return provide
+
+
+# ----------------------------------------------------------------------------------------- recovery
+def recover_expired(ws: Any, *, on_message: Callable[[str], None] | None = None) -> list[str]:
+    """Fail every running job whose lease expired as `interrupted` (killing its group if it is local)."""
+    from ade_engine.jobs.runner import fail_without_spawn
+
+    recovered = []
+    for job in queue.expired(ws):
+        local = queue.local_group_alive(job)
+        if local:
+            queue.kill_group(int(job.worker_pgid))
+        message = (f"the worker {job.worker_id} stopped renewing this job's lease (crashed or lost); "
+                   "the job was interrupted — retry it")
+        if not queue.mark_interrupted(ws, job, message):
+            continue  # someone else recovered it, or its worker came back
+        recovered.append(job.job_id)
+        if on_message is not None:
+            on_message(f"job {job.job_id}: interrupted (lease of {job.worker_id} expired)")
+        job_dir = Path(job.job_dir) if job.job_dir else None
+        if job_dir is not None and job_dir.is_dir():
+            request = _request_from_dir(job_dir, job)
+            try:
+                outcome = fail_without_spawn(job_dir, request, "interrupted", message)
+                queue.set_error_stage(ws, job.job_id, (outcome.error or {}).get("stage") or "start")
+            except Exception:
+                log.exception("job %s: could not finalize the interrupted job's files", job.job_id)
+        _auto_retry(ws, job)
+    return recovered
+
+
+def _request_from_dir(job_dir: Path, job: Any) -> dict[str, Any]:
+    import json
+
+    try:
+        data = json.loads((job_dir / "run-request.json").read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            return data
+    except (OSError, ValueError):
+        pass
+    return {"job_id": job.job_id, "attempt": job.attempt, "trace_id": job.trace_id, "config_id": job.config_id,
+            "config_version_id": job.config_version_id, "content_hash": job.content_hash,
+            "input": {"document_id": job.document_id, "filename": job.source_file, "sha256": job.input_sha256}}
+
+
+def _auto_retry(ws: Any, job: Any) -> None:
+    """`ADE_JOB_AUTO_RETRY`: re-queue an interrupted job, at most that many times per attempt chain."""
+    allowed = int(ws.settings.job_auto_retry)
+    if allowed <= 0 or job.attempt > allowed:
+        return
+    from ade_engine.services.jobs import resubmit
+
+    try:
+        resubmit(ws, job)
+    except AdeError as exc:
+        log.warning("job %s: automatic retry refused: %s", job.job_id, exc.message)
+
+
+# ----------------------------------------------------------------------------------------- embedding
+class EmbeddedWorker:
+    """The worker as a background thread of another process (the TUI): start, status, stop."""
+
+    def __init__(self, ws: Any, *, concurrency: int | None = None, execute: Execute | None = None):
+        self.worker = Worker(ws, concurrency=concurrency, mode="embedded", execute=execute)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def worker_id(self) -> str:
+        return self.worker.worker_id
+
+    def start(self) -> EmbeddedWorker:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self.worker.run, kwargs={"stop": self._stop},
+                                            name="ade-embedded-worker", daemon=True)
+            self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        self.worker.wake()
+
+    def status(self) -> WorkerStatus:
+        return self.worker.status()
+
+    def stop(self, *, cancel_running: bool = False, timeout: float | None = None) -> bool:
+        """Stop claiming; wait for running jobs (or cancel them with source `shutdown`). True once stopped."""
+        self._stop.set()
+        self.worker.wake()
+        if cancel_running:
+            self.worker.cancel_all("shutdown")
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+
+def is_external_worker_running(ws: Any, *, exclude: str | None = None) -> bool:
+    """True when a live standalone `ade worker` (any machine sharing the data dir) serves this queue."""
+    return any(w.get("mode") == "standalone" and w.get("worker_id") != exclude for w in queue.live_workers(ws.settings))
