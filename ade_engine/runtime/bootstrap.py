@@ -299,6 +299,19 @@ class _SandboxFailure(Exception):
     pass
 
 
+CPU_GRACE_S = 2.0  # < the 5 s between RLIMIT_CPU soft and hard
+
+
+def _cpu_hard_stop(job_dir: Path, request: dict[str, Any], redact: Redactor, started: float) -> None:
+    seconds = (request.get("limits") or {}).get("cpu_seconds")
+    result = make_result("failed", code="cpu_limit", started=started,
+                         message=f"CPU time limit of {seconds} s reached (the job did not stop by itself)")
+    try:
+        write_json_atomic(job_dir / "result.json", _redact_result(result, redact))
+    finally:
+        os._exit(EXIT_LIMIT)
+
+
 NPROC_LIMIT = 512  # processes + threads of the job user, all its jobs together
 
 
@@ -385,8 +398,14 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: cancel.set())
     if hasattr(signal, "SIGXCPU"):
         def on_xcpu(*_: Any) -> None:
+            if cpu_exceeded.is_set():
+                return
             cpu_exceeded.set()
             cancel.set()
+            # A script stuck in a loop never sees the cancel flag: record cpu_limit before the hard limit kills us.
+            timer = threading.Timer(CPU_GRACE_S, _cpu_hard_stop, (job_dir, request, redact, started))
+            timer.daemon = True
+            timer.start()
 
         signal.signal(signal.SIGXCPU, on_xcpu)
     start_lifeline(cancel)
