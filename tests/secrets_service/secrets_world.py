@@ -137,7 +137,7 @@ def transform(*, values, secrets, **_):
 
 def validate(*, values, secrets, **_):
     tok = secrets["API_TOKEN"]
-    if len(values) > 2:
+    if any(isinstance(v, str) and "ABCD-3" in v for v in values):  # real data only, not validation probes
         raise ValueError(f"validator exploded on {tok}")
     return {"issues": []}
 '''
@@ -226,7 +226,10 @@ def run_job(ws: Any, ref: str, input_path: Path) -> tuple[Any, Path, dict[str, s
         "input_budget": {"max_uncompressed_mb": 1024, "max_ratio": 200, "inmemory_max_mb": 64},
     }
     write_run_request(job_dir, request)
-    launched = launch(job_dir, request, values, limits=caps)
+    import inspect
+
+    extra = {"settings": ws.settings} if "settings" in inspect.signature(launch).parameters else {}
+    launched = launch(job_dir, request, values, limits=caps, **extra)
     outcome = finalize(job_dir, launched, request, secrets=values, remove_inputs=False)
     return outcome, job_dir, values
 
