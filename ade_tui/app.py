@@ -1,0 +1,345 @@
+"""The ADE workstation: a Textual app over `ade_engine.services` (no business rules here).
+
+Start-up: first paint with an empty shell, then the workspace opens in a named worker, then the worker
+host starts and the sandbox is probed. Every service call goes through `call_service`: a named thread
+worker, shown in the status bar while it runs, whose result comes back on the UI thread.
+"""
+
+from __future__ import annotations
+
+from ade_tui._start import START  # first: the clock for time-to-ready
+
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.worker import Worker, get_current_worker
+
+from ade_engine.errors import AdeError
+from ade_engine.services import configs, drafts
+from ade_engine.services.configs import Diagnostic
+from ade_engine.services.workspace import Workspace, open_workspace
+from ade_engine.settings import Settings
+from ade_tui.commands import BindingsProvider
+from ade_tui.messages import ConfigsChanged
+from ade_tui.settings import TuiSettings
+from ade_tui.widgets.problems import summary
+from ade_tui.widgets.status_bar import StatusInfo
+from ade_tui.worker_host import NoWorkerHost, SandboxStatus, WorkerHost, choose_worker_host, probe_sandbox
+
+
+def _screen(module: str, name: str):
+    """Build a mode's base screen (imported lazily: the jobs and secrets screens are replaceable)."""
+    import importlib
+
+    return getattr(importlib.import_module(f"ade_tui.screens.{module}"), name)()
+
+
+class AdeApp(App[int]):
+    TITLE = "ADE Workstation"
+    CSS_PATH = "ade.tcss"
+    COMMANDS = App.COMMANDS | {BindingsProvider}
+    MODES = {"configs": lambda: _screen("configs", "ConfigsScreen"), "jobs": lambda: _screen("jobs", "JobsScreen"),
+             "secrets": lambda: _screen("secrets", "SecretsScreen")}
+    DEFAULT_MODE = "configs"
+    BINDINGS = [
+        Binding("f1", "help", "Help", id="app.help"),
+        Binding("f2", "switch_mode('configs')", "Configs", id="app.configs"),
+        Binding("f3", "switch_mode('jobs')", "Jobs", id="app.jobs"),
+        Binding("f4", "switch_mode('secrets')", "Secrets", id="app.secrets"),
+        Binding("ctrl+p", "command_palette", "Commands", id="app.commands", show=False, priority=True),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+    ]
+
+    workspace_ready: reactive[bool] = reactive(False)
+    status_info: reactive[StatusInfo] = reactive(StatusInfo)
+
+    def __init__(
+        self,
+        settings: Settings,
+        tui: TuiSettings,
+        *,
+        worker_host: WorkerHost | None = None,
+        sandbox_probe: Callable[[Settings], SandboxStatus] = probe_sandbox,
+        opener: Callable[[Settings], Workspace] = open_workspace,
+        exit_when_ready: bool = False,
+    ) -> None:
+        super().__init__()
+        self.settings, self.tui = settings, tui
+        self.worker_host: WorkerHost = worker_host or choose_worker_host(settings)
+        self._sandbox_probe, self._opener = sandbox_probe, opener
+        self._exit_when_ready = exit_when_ready
+        self.ws: Workspace | None = None
+        self.ready_seconds: float | None = None
+        self.validations: dict[str, tuple[list[Diagnostic], datetime]] = {}
+        self._busy: dict[int, str] = {}
+        self.theme = tui.theme
+        if tui.keymap:
+            self.set_keymap(tui.keymap)
+
+    # ------------------------------------------------------------------------------- start-up
+
+    def on_mount(self) -> None:
+        self._set_status(data_label=self.tui.data_dir_label or str(self.settings.data_dir),
+                         worker=self.worker_host.state(), workspace="opening workspace")
+        from ade_tui.keymap import unknown_ids
+
+        unknown = unknown_ids(self.tui.keymap)
+        if unknown:
+            self.notify(f"keymap: no binding with id {', '.join(unknown)} (see F1 for ids)", severity="warning")
+        self.call_service("open-workspace", "opening workspace", self._opener, self.settings, on_done=self._opened,
+                          on_error=self._open_failed)
+
+    def _opened(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.ready_seconds = time.perf_counter() - START
+        self.log.info(f"ready in {self.ready_seconds:.3f}s")
+        self._set_status(workspace=f"workspace {ws.name}")
+        self.workspace_ready = True
+        if self._exit_when_ready:
+            self.exit(0)
+            return
+        self.worker_host.start()
+        self._set_status(worker=self.worker_host.state())
+        self.call_service("sandbox-probe", "checking the sandbox", self._sandbox_probe, self.settings,
+                          on_done=lambda status: self._set_status(sandbox=status))
+
+    def _open_failed(self, exc: AdeError) -> None:
+        self._set_status(workspace="workspace unavailable")
+        self.show_error(exc, timeout=30)
+
+    # ------------------------------------------------------------------------------- status
+
+    def _set_status(self, **changes: Any) -> None:
+        current = self.status_info
+        values = {f: getattr(current, f) for f in ("worker", "sandbox", "data_label", "busy", "workspace")}
+        values.update(changes)
+        self.status_info = StatusInfo(**values)
+
+    def refresh_worker_state(self) -> None:
+        """For the worker host: call (from the UI thread) when slots or mode change."""
+        self._set_status(worker=self.worker_host.state())
+
+    @property
+    def busy(self) -> bool:
+        """True while any service call runs (the watchers are long-lived and do not count)."""
+        return bool(self._busy)
+
+    def time_text(self, moment: datetime | None) -> str:
+        if moment is None or not self.tui.show_times:
+            return ""
+        return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+    def show_error(self, exc: AdeError, *, timeout: float = 10) -> None:
+        self.notify(exc.message, title=exc.code, severity="error", timeout=timeout, markup=False)
+
+    # ------------------------------------------------------------------------------- services
+
+    def call_service(
+        self,
+        name: str,
+        label: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        on_done: Callable[[Any], Any] | None = None,
+        on_error: Callable[[AdeError], Any] | None = None,
+        **kwargs: Any,
+    ) -> Worker:
+        """Run `fn(*args, **kwargs)` in a thread worker named `name` (a newer call of the same name
+        supersedes an older one); `on_done(result)` / `on_error(AdeError)` run on the UI thread."""
+
+        def job() -> None:
+            worker = get_current_worker()
+            try:
+                result = fn(*args, **kwargs)
+            except AdeError as exc:
+                error: AdeError | None = exc
+            except Exception as exc:  # a bug or an OS error: show it, keep the app alive
+                error = AdeError(f"{exc.__class__.__name__}: {exc}", code="internal_error")
+            else:
+                error = None
+            if not worker.is_cancelled:
+                self.call_from_thread(self._service_finished, id(worker), result if error is None else None,
+                                      error, on_done, on_error)
+
+        worker = self.run_worker(job, name=name, group=name, thread=True, exclusive=True, exit_on_error=False)
+        self._busy[id(worker)] = label
+        self._set_status(busy=tuple(self._busy.values()))
+        return worker
+
+    def _service_finished(self, key: int, result: Any, error: AdeError | None,
+                          on_done: Callable[[Any], Any] | None, on_error: Callable[[AdeError], Any] | None) -> None:
+        self._busy.pop(key, None)
+        self._set_status(busy=tuple(self._busy.values()))
+        if error is not None:
+            (on_error or self.show_error)(error)
+        elif on_done is not None:
+            on_done(result)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.is_finished and id(event.worker) in self._busy:
+            self._busy.pop(id(event.worker), None)
+            self._set_status(busy=tuple(self._busy.values()))
+
+    # ------------------------------------------------------------------------------- shared flows
+
+    def configs_changed(self, config_id: str | None = None) -> None:
+        from ade_tui.screens.configs import ConfigsScreen
+
+        for screen in self._all_screens():
+            if isinstance(screen, ConfigsScreen):
+                screen.post_message(ConfigsChanged(config_id))
+
+    def _all_screens(self):
+        for stack in self._screen_stacks.values():
+            yield from stack
+
+    def record_validation(self, config_id: str, diagnostics: list[Diagnostic]) -> None:
+        self.validations[config_id] = (diagnostics, datetime.now())
+        from ade_tui.screens.configs import ConfigsScreen
+
+        for screen in self._all_screens():
+            if isinstance(screen, ConfigsScreen) and screen.is_mounted:
+                screen.refresh_validation(config_id)
+
+    def validation_text(self, config_id: str) -> str:
+        if config_id not in self.validations:
+            return ""
+        diagnostics, when = self.validations[config_id]
+        text = "ok" if not diagnostics else summary(diagnostics)
+        return f"{text} · {when:%H:%M}" if self.tui.show_times else text
+
+    def validate_version(self, config_id: str, ref: str, *, on_done: Callable[[Any], Any], quiet: bool = False) -> None:
+        def done(report: configs.ValidationReport) -> None:
+            self.record_validation(config_id, report.diagnostics)
+            if not quiet:
+                self.notify(f"{report.target}: {summary(report.diagnostics)}",
+                            severity="information" if report.ok else "warning")
+            on_done(report)
+
+        self.call_service(f"validate {ref}", f"validating {config_id}", configs.validate_version, self.ws, ref,
+                          on_done=done)
+
+    def open_package(self, config_id: str, version_id: str) -> None:
+        from ade_tui.screens.package import PackageScreen
+
+        self.push_screen(PackageScreen(config_id, version_id))
+
+    def publish_flow(self, config_id: str, version_id: str, *, after: Callable[[], Any] | None = None) -> None:
+        """Diff preview → confirm → publish (validates; refused with the problems when invalid)."""
+        from ade_tui.screens.diff_preview import DiffPreviewDialog
+
+        def published(info: configs.VersionInfo) -> None:
+            self.notify(f"Published {info.label}")
+            self.configs_changed(config_id)
+            if after:
+                after()
+
+        def failed(exc: AdeError) -> None:
+            if exc.code == "config_invalid" and "diagnostics" in exc.details:
+                self.record_validation(config_id, [Diagnostic(**d) for d in exc.details["diagnostics"]])
+            self.show_error(exc)
+
+        def confirmed(go: bool | None) -> None:
+            if go:
+                self.call_service("publish", f"publishing {config_id}", configs.publish, self.ws, version_id,
+                                  on_done=published, on_error=failed)
+
+        def previewed(diff: drafts.DraftDiff) -> None:
+            self.push_screen(DiffPreviewDialog("Publish", diff), confirmed)
+
+        self.call_service("diff", f"comparing {config_id}", drafts.diff, self.ws, version_id, on_done=previewed)
+
+    def activate_flow(self, config_id: str, version_id: str) -> None:
+        from ade_tui.screens.confirm import ConfirmDialog
+
+        def activated(state: configs.ActiveState) -> None:
+            self.notify(f"Activated {config_id}")
+            self.configs_changed(config_id)
+
+        def confirmed(choice: str | None) -> None:
+            if choice == "yes":
+                self.call_service("activate", f"activating {config_id}", configs.activate, self.ws, version_id,
+                                  on_done=activated)
+
+        def ask(info: configs.VersionInfo) -> None:
+            self.push_screen(ConfirmDialog(
+                f"Activate {info.label}?",
+                f"New jobs will use {info.label}. The version active now stays published and can be "
+                "activated again from History.", [("yes", "Activate"), ("no", "Cancel")]), confirmed)
+
+        self.call_service("get-version", "reading version", configs.get_version, self.ws, version_id, on_done=ask)
+
+    # ------------------------------------------------------------------------------- actions
+
+    def action_help(self) -> None:
+        from ade_tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    async def action_quit(self) -> None:
+        from ade_tui.screens.confirm import ConfirmDialog
+
+        unsaved = [s for s in self._all_screens() if getattr(s, "has_unsaved", False)]
+        running = self.worker_host.running_jobs()
+        if not unsaved and not running:
+            self._quit_now(cancel_running=False)
+            return
+        choices: list[tuple[str, str]] = []
+        lines = []
+        if unsaved:
+            lines.append(f"{len(unsaved)} open file(s) have unsaved changes; they will be lost.")
+        if running:
+            lines.append(f"{len(running)} job(s) are running in this app's worker.")
+            choices += [("leave", "Quit, let jobs finish"), ("cancel", "Cancel jobs and quit")]
+        else:
+            choices.append(("leave", "Quit"))
+        choices.append(("stay", "Stay"))
+
+        def answered(choice: str | None) -> None:
+            if choice in ("leave", "cancel"):
+                self._quit_now(cancel_running=choice == "cancel")
+
+        self.push_screen(ConfirmDialog("Quit ADE Workstation?", "\n".join(lines), choices, default="stay",
+                                       danger={"cancel"}), answered)
+
+    def _quit_now(self, *, cancel_running: bool) -> None:
+        self.worker_host.stop(cancel_running=cancel_running)
+        self.exit(0)
+
+    def on_unmount(self) -> None:
+        if self.ws is not None:
+            self.ws.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Open the app on the default workspace (`ade` with no arguments)."""
+    import argparse
+
+    from ade_engine.settings import load_settings
+    from ade_tui.settings import load_tui_settings
+
+    parser = argparse.ArgumentParser(prog="python -m ade_tui", description="ADE Workstation (Textual app)")
+    parser.add_argument("--exit-when-ready", action="store_true", help="quit once the workspace is open "
+                        "and print the time to ready (benchmarks)")
+    parser.add_argument("--headless", action="store_true", help="no terminal output (benchmarks)")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        tui = load_tui_settings(settings.data_dir)
+    except AdeError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    app = AdeApp(settings, tui, exit_when_ready=args.exit_when_ready)
+    code = app.run(headless=args.headless)
+    if args.exit_when_ready and app.ready_seconds is not None:
+        print(f"ready_seconds={app.ready_seconds:.4f}")
+    return int(code or 0)

@@ -1,0 +1,63 @@
+"""A modal form of one or more text fields (new config id, import path, export destination…)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label
+
+
+@dataclass(frozen=True)
+class PromptField:
+    name: str
+    label: str
+    value: str = ""
+    placeholder: str = ""
+
+
+class PromptDialog(ModalScreen[dict[str, str] | None]):
+    """Enter moves to the next field and submits from the last; Escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+
+    def __init__(self, title: str, fields: list[PromptField], *, submit: str = "OK", note: str = "") -> None:
+        super().__init__()
+        self._title, self._fields, self._submit, self._note = title, fields, submit, note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._title, classes="dialog-title")
+            for field in self._fields:
+                yield Label(field.label, classes="field-label")
+                yield Input(field.value, placeholder=field.placeholder, id=f"field-{field.name}")
+            if self._note:
+                yield Label(self._note, classes="dialog-note")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self._submit, id="submit", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        inputs = list(self.query(Input))
+        index = inputs.index(event.input)
+        if index + 1 < len(inputs):
+            inputs[index + 1].focus()
+        else:
+            self._finish()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "submit":
+            self._finish()
+        else:
+            self.dismiss(None)
+
+    def _finish(self) -> None:
+        self.dismiss({f.name: self.query_one(f"#field-{f.name}", Input).value.strip() for f in self._fields})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
