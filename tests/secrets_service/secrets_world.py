@@ -153,7 +153,7 @@ def transform(*, values, secrets, **_):
 '''
 
 
-def write_leaky_package(root: Path, *, request: bool = True) -> Path:
+def write_leaky_package(root: Path, *, request: bool = True, strict: bool = False) -> Path:
     """A package whose hooks and `sku` field use API_TOKEN in every way a careless script could.
 
     With `request=False` it declares the secret but no enabled script requests it.
@@ -168,6 +168,8 @@ def write_leaky_package(root: Path, *, request: bool = True) -> Path:
         "hooks": hooks,
         "columns": {"meta": {"sku": {"secrets": names}}},
     }
+    if strict:  # a contained script error now fails the job: its message reaches result.json and the record
+        manifest["engine"] = {"defaults": {"strict_rules": True}}
     files = {"hooks/leak.py": LEAK_HOOK, "columns/sku.py": LEAK_SKU if request else PLAIN_SKU}
     return write_package(root, manifest=manifest, files=files)
 

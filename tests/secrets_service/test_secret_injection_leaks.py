@@ -38,8 +38,8 @@ def job_ws(tmp_path: Path, empty_samples: Path):
     ws.close()
 
 
-def publish(ws, root: Path, *, request: bool) -> str:
-    draft = configs.import_package(ws, write_leaky_package(root, request=request))
+def publish(ws, root: Path, *, request: bool, strict: bool = False) -> str:
+    draft = configs.import_package(ws, write_leaky_package(root, request=request, strict=strict))
     return configs.publish(ws, draft.config_id).config_version_id
 
 
@@ -122,3 +122,16 @@ def test_a_job_whose_secret_is_missing_fails_before_it_starts(job_ws, tmp_path):
     assert err.value.code == "secrets_unavailable"
     assert not list(ws.settings.jobs_dir.iterdir())  # nothing was staged or spawned
     assert [e.action for e in svc.audit_log(ws)][0] == "decrypt_failed"
+
+
+def test_a_job_failing_with_the_secret_in_its_error_keeps_it_out_of_the_record(job_ws, tmp_path):
+    ws = job_ws
+    svc.set_secret(ws, "API_TOKEN", TOKEN)
+    version = publish(ws, tmp_path / "strict", request=True, strict=True)
+    outcome, job_dir, _values = run_job(ws, version, write_input(tmp_path / "in.xlsx"))
+    assert outcome.status == "failed"
+    assert outcome.error["code"] == "rule_error"
+    assert "boom with [redacted:API_TOKEN]" in outcome.log_tail
+    assert not scan_text(json.dumps(outcome.error) + outcome.log_tail, TOKEN)
+    ws.close()
+    assert scan_tree(ws.settings.data_dir, TOKEN) == []
