@@ -474,7 +474,7 @@ class _Job:
         def label_row(row_index: int, cells: list[Any], hint: dict[str, Any]) -> RowLabel:
             sample = cells[:cap]
             totals: dict[str, float] = {}
-            traces: list[dict[str, Any]] = []
+            traces: list[tuple[str, str, float]] = []
             for rule in rules:
                 scores = runner.row_scores(rule, sheet_name=ref.name, sheet_index=ref.index, row_index=row_index,
                                            row_values_sample=list(sample), table_hint=dict(hint),
@@ -482,9 +482,9 @@ class _Job:
                 for label, delta in scores.items():
                     totals[label] = totals.get(label, 0.0) + delta
                     if delta != 0.0:
-                        traces.append({"rule": rule.id, "label": label, "delta": round(delta, 6)})
+                        traces.append((rule.id, label, delta))
             label, confidence = choose_label(totals, threshold, order)
-            return RowLabel(label, confidence, {k: round(v, 6) for k, v in totals.items()}, traces)
+            return RowLabel(label, confidence, totals, traces)
 
         return label_row
 

@@ -21,7 +21,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType, ModuleType
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from ade_engine.errors import AdeError, ConfigInvalid
 
@@ -347,6 +348,11 @@ class RuleErrorLog:
 
 # ----------------------------------------------------------------------------- contained calls
 def _number(value: Any) -> float | None:
+    cls = value.__class__
+    if cls is float:  # fast path: detectors return plain floats and ints on every row
+        return value if math.isfinite(value) else None
+    if cls is int:
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
     try:

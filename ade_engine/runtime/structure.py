@@ -36,7 +36,9 @@ class RowLabel:
     label: str
     confidence: float = 0.0
     scores_by_type: dict[str, float] = field(default_factory=dict)
-    rule_traces: list[dict[str, Any]] = field(default_factory=list)
+    # (rule id, label, delta) of every non-zero delta; turned into artifact entries only for recorded rows,
+    # since most rows are plain body rows and never recorded.
+    rule_traces: list[tuple[str, str, float]] = field(default_factory=list)
 
 
 def choose_label(totals: dict[str, float], threshold: float, order: Sequence[str]) -> tuple[str, float]:
@@ -314,7 +316,9 @@ class SheetScanner:
             self.truncated = True
             return None
         entry = {"row_index": row_index, "label": rl.label, "role": role, "confidence": round(rl.confidence, 6),
-                 "scores_by_type": dict(rl.scores_by_type), "rule_traces": list(rl.rule_traces)}
+                 "scores_by_type": {k: round(v, 6) for k, v in rl.scores_by_type.items()},
+                 "rule_traces": [{"rule": rule, "label": label, "delta": round(delta, 6)}
+                                 for rule, label, delta in rl.rule_traces]}
         self.entries.append(entry)
         return entry
 

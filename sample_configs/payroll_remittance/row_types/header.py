@@ -1,13 +1,13 @@
 """Header rows: several short text cells, known labels, and no values."""
 
-from row_types._cells import filled, is_value, is_wordy, known_phrases, squash
+from row_types._cells import known_phrases, row_profile, squash
 
 
 def detect_wordy_cells(*, row_values_sample, **_):
-    cells = filled(row_values_sample)
-    if len(cells) < 2:
+    filled, _values, wordy = row_profile(row_values_sample)
+    if filled < 2:
         return {"scores": {}}
-    if sum(1 for c in cells if is_wordy(c)) / len(cells) >= 0.75:
+    if wordy / filled >= 0.75:
         return {"scores": {"header": 0.6, "data": -0.3}}
     return {"scores": {}}
 
@@ -20,6 +20,5 @@ def detect_known_labels(*, row_values_sample, manifest, **_):
 
 def detect_values_present(*, row_values_sample, **_):
     # One e-mail address, date or amount is enough to say "not a header".
-    if any(is_value(c) for c in filled(row_values_sample)):
-        return {"scores": {"header": -0.6}}
-    return {"scores": {}}
+    _filled, values, _wordy = row_profile(row_values_sample)
+    return {"scores": {"header": -0.6}} if values else {"scores": {}}
