@@ -168,12 +168,10 @@ def kill_group(pgid: int, wait_s: float = 5.0) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         return
+    from ade_engine.jobs.launcher import _group_members  # live (non-zombie) members only
+
     deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
+    while _group_members(pgid) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 

@@ -202,9 +202,11 @@ def run_job(
 
     # 4. cancelled while preparing? then nothing is spawned
     if cancel_check is not None and (wanted := cancel_check()):
+        source = wanted if isinstance(wanted, str) else "user"
+        emit("cancel.requested", {"source": source})
         write_run_request(job_dir, request)
         launched = LaunchOutcome(pid=None, pgid=None, exit_code=None, signal=None, cause=CAUSE_CANCELLED,
-                                 cancel_source=wanted if isinstance(wanted, str) else "user")
+                                 cancel_source=source)
         return finalize(job_dir, launched, request, secrets=secrets, remove_inputs=remove_inputs, on_event=on_event)
 
     # 5. spawn, watch, finalize
