@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+from contextlib import redirect_stderr, redirect_stdout
 import subprocess
 import sys
 
@@ -13,23 +15,47 @@ from secrets_world import OTHER, TOKEN, scan_text, scan_tree
 from ade_engine.secrets.keys import new_keyring
 
 
+class Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
 @pytest.fixture
-def ade(tmp_path, repo_root):
+def ade(tmp_path, repo_root, monkeypatch):
+    """ade(*args, stdin=..., real=False): in-process `ade` (fast); `real=True` spawns `python -m` instead."""
     data_dir = tmp_path / "data"
     keyring_file = tmp_path / "mounted-keyring.json"
     keyring_file.write_text(new_keyring().to_json())
     outputs: list[str] = []
+    env_vars = dict(ADE_DATA_DIR=str(data_dir), ADE_SECRETS_KEYRING=str(keyring_file),
+                    ADE_SAMPLE_CONFIGS_DIR=str(tmp_path / "none"),
+                    PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
 
-    def run(*args, stdin: str | None = None):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ADE_", "PYTHON_KEYRING"))}
-        env.update(ADE_DATA_DIR=str(data_dir), ADE_SECRETS_KEYRING=str(keyring_file),
-                   ADE_SAMPLE_CONFIGS_DIR=str(tmp_path / "none"),
-                   PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(repo_root), env.get("PYTHONPATH")])))
-        proc = subprocess.run([sys.executable, "-m", "ade_engine.cli.main", *map(str, args)], input=stdin,
-                              env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
-        outputs.extend([proc.stdout, proc.stderr])
-        return proc
+    def run(*args, stdin: str | None = None, real: bool = False):
+        if real:
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("ADE_", "PYTHON_KEYRING"))}
+            env.update(env_vars, PYTHONPATH=os.pathsep.join(filter(None, [str(repo_root), env.get("PYTHONPATH")])))
+            proc = subprocess.run([sys.executable, "-m", "ade_engine.cli.main", *map(str, args)], input=stdin,
+                                  env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+            result = Result(proc.returncode, proc.stdout, proc.stderr)
+        else:
+            from ade_engine.cli.main import main
+
+            with monkeypatch.context() as mp:
+                for key in [k for k in os.environ if k.startswith("ADE_")]:
+                    mp.delenv(key)
+                for key, value in env_vars.items():
+                    mp.setenv(key, value)
+                mp.setattr(sys, "stdin", io.StringIO(stdin or ""))
+                out, err = io.StringIO(), io.StringIO()
+                with redirect_stdout(out), redirect_stderr(err):
+                    try:
+                        code = main([str(a) for a in args])
+                    except SystemExit as exc:  # argparse refusals
+                        code = exc.code
+                result = Result(code, out.getvalue(), err.getvalue())
+        outputs.extend([result.stdout, result.stderr])
+        return result
 
     run.outputs = outputs
     run.data_dir = data_dir
@@ -37,7 +63,7 @@ def ade(tmp_path, repo_root):
 
 
 def test_set_list_audit_rm_round_trip_never_shows_the_value(ade):
-    r = ade("secret", "set", "API_TOKEN", stdin=TOKEN + "\n")
+    r = ade("secret", "set", "API_TOKEN", stdin=TOKEN + "\n", real=True)  # as typed: a real process and pipe
     assert r.returncode == 0, r.stderr
     assert "set API_TOKEN (workspace) version 1" in r.stdout
     r = ade("secret", "set", "API_TOKEN", stdin=OTHER)
@@ -66,7 +92,7 @@ def test_set_list_audit_rm_round_trip_never_shows_the_value(ade):
 
 
 def test_the_value_cannot_be_given_as_an_argument(ade):
-    r = ade("secret", "set", "API_TOKEN", TOKEN, stdin="")
+    r = ade("secret", "set", "API_TOKEN", TOKEN, stdin="", real=True)
     assert r.returncode == 2 and "unrecognized arguments" in r.stderr
     r = ade("secret", "set", "API_TOKEN", "--value", TOKEN, stdin="")
     assert r.returncode == 2
