@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            from ade_tui.app import main as workstation  # lazy: the engine never imports Textual
+
+            return workstation([])
         parser.print_help()
         return 0
     try:
