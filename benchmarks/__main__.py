@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     (out / "engine.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out / 'engine.json'}")
+    from benchmarks import jobs; jobs.main()  # noqa: E702 - per-job overhead and submit latency (docs/performance.md)
     return 0
 
 

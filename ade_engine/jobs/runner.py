@@ -212,8 +212,11 @@ def run_job(
     # 5. spawn, watch, finalize
     request["started_at"] = now_iso()
     write_run_request(job_dir, request)
-    launched = launch(job_dir, request, secrets, limits=OperatorLimits.from_settings(settings), on_event=on_event,
-                      cancel_check=cancel_check, command=command)
+    try:
+        launched = launch(job_dir, request, secrets, limits=OperatorLimits.from_settings(settings), on_event=on_event,
+                          cancel_check=cancel_check, command=command, settings=settings)
+    except AdeError as exc:  # refused before spawning (runtime site, job user's access, …)
+        return fail(exc.code if exc.code != "error" else "sandbox_unavailable", exc.message, secrets)
     outcome = finalize(job_dir, launched, request, secrets=secrets, remove_inputs=remove_inputs, on_event=on_event)
     # Every job records the level it ran under; the artifact's own record wins when the job wrote one.
     if outcome.sandbox_level is None or (outcome.sandbox_level == level and not outcome.sandbox_missing):
