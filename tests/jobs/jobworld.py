@@ -133,3 +133,14 @@ def events(job_dir: str | Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def job_python_for(user: str) -> str | None:
+    """An interpreter of this minor version `user` can execute (the venv's may sit under /root)."""
+    from ade_engine.jobs.runtime_site import unreachable_for
+
+    major, minor = sys.version_info[:2]
+    for cand in (sys.executable, f"/usr/bin/python{major}.{minor}", f"/usr/local/bin/python{major}.{minor}"):
+        if os.path.exists(cand) and not unreachable_for(user, os.path.realpath(cand), need="x"):
+            return cand
+    return None

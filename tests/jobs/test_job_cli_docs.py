@@ -124,15 +124,24 @@ def test_embedded_worker_start_status_stop(ws, stub, inputs):
     assert any('"source":"shutdown"' in line for line in lines), lines
 
 
-def test_real_pipeline_through_the_queue(make_ws, inputs, tmp_path):
+def test_real_pipeline_through_the_queue(make_ws, tmp_path):
     """No stand-in: the published package runs in the real job process at the best sandbox level."""
     import os
 
     from pkgfactory import write_csv
 
-    ws = make_ws(sandbox="auto")
-    if os.geteuid() == 0 and ws.settings.job_user:
-        pytest.skip("as root the job process must drop to ADE_JOB_USER, which is other work in progress")
+    extra = {}
+    if os.geteuid() == 0:  # the job process drops to ADE_JOB_USER: it must reach an interpreter and the data dir
+        from jobworld import job_python_for
+
+        python = job_python_for("nobody")
+        if python is None:
+            pytest.skip("running as root and no Python the job user 'nobody' can execute")
+        extra["job_python"] = python
+        for d in [tmp_path, *tmp_path.parents]:
+            if d.stat().st_uid == 0 and not d.stat().st_mode & 0o001:
+                d.chmod((d.stat().st_mode & 0o777) | 0o711)
+    ws = make_ws(sandbox="auto", **extra)
     src = write_csv(tmp_path / "prices.csv", [["Item Code", "Price"], ["AB-1234", "12.50"], ["CD-5678", "3"]])
     job = jobs.submit_job(ws, src).job
     from ade_engine.jobs.worker import Worker
@@ -140,5 +149,5 @@ def test_real_pipeline_through_the_queue(make_ws, inputs, tmp_path):
     Worker(ws, concurrency=1).run(once=True)
     done = jobs.show_job(ws, job.job_id)
     assert done.status == "succeeded", (done.error_code, done.error_message, done.log_tail)
-    assert done.sandbox_level == ws.settings.sandbox or done.sandbox_level in ("strict", "standard", "basic")
-    assert jobs.output_path(ws, job.job_id).is_file()
+    assert done.sandbox_level in ("strict", "standard", "basic", "reduced")
+    assert jobs.output_path(ws, job.job_id).read_bytes().startswith(b"PK")
