@@ -188,3 +188,72 @@ def chmod_tree(path: Path, mode_dir: int = 0o777, mode_file: int = 0o666) -> Non
         os.chmod(dirpath, mode_dir)
         for f in filenames:
             os.chmod(os.path.join(dirpath, f), mode_file)
+
+
+# ----------------------------------------------------------------------------- the session's job user (conftest)
+import sys  # noqa: E402
+
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+JOB_USER = "nobody"
+# Modules whose tests spawn real jobs (through the runtime site); skipped as root without a job interpreter.
+JOB_TEST_MODULES = {"test_samples_e2e", "test_cli_run", "test_job_user", "test_job_cancel_crash", "test_job_claims",
+                    "test_job_cli_docs", "test_job_lifecycle"}
+
+
+def _job_python() -> tuple[str | None, str]:
+    """An interpreter of this minor version that JOB_USER can execute (this one first), or (None, why)."""
+    from ade_engine.jobs.runtime_site import interpreter_info, unreachable_for
+
+    major, minor = sys.version_info[:2]
+    tried = []
+    for cand in (sys.executable, f"/usr/bin/python{major}.{minor}", f"/usr/local/bin/python{major}.{minor}"):
+        if not os.path.exists(cand):
+            continue
+        problem = unreachable_for(JOB_USER, os.path.realpath(cand), need="x") or unreachable_for(JOB_USER, cand, need="x")
+        info = {} if problem else interpreter_info(cand)
+        if problem or info.get("error") or tuple(info.get("version", [])[:2]) != (major, minor):
+            tried.append(f"{cand}: {problem or info.get('error') or 'another Python version'}")
+            continue
+        return cand, ""
+    return None, (f"running as root, jobs run as {JOB_USER}, and no Python {major}.{minor} it can execute was found "
+                  f"({'; '.join(tried)}); install python{major}.{minor} (apt-get install python{major}.{minor})")
+
+
+if IS_ROOT:
+    try:
+        import pwd
+
+        pwd.getpwnam(JOB_USER)
+        JOB_PYTHON, NO_JOB_PYTHON = _job_python()
+    except KeyError:
+        JOB_PYTHON, NO_JOB_PYTHON = None, f"running as root and there is no {JOB_USER} account to run jobs as"
+else:
+    JOB_PYTHON, NO_JOB_PYTHON = sys.executable, ""
+
+
+def job_user_env() -> dict[str, str]:
+    """The ADE_* variables a subprocess `ade` needs to run jobs in this session (empty unless root)."""
+    if not IS_ROOT:
+        return {}
+    env = {"ADE_JOB_USER": JOB_USER}
+    if JOB_PYTHON and JOB_PYTHON != sys.executable:
+        env["ADE_JOB_PYTHON"] = JOB_PYTHON
+    return env
+
+
+def open_for_job_user(path: Path, stop: Path | None = None) -> None:
+    """chmod 0711 `path` and its ancestors up to `stop` (root-owned only): the job user may pass through."""
+    if not IS_ROOT:
+        return
+    path = Path(path)
+    for p in [path, *path.parents]:
+        try:
+            st = p.stat()
+        except OSError:
+            break
+        if st.st_uid == 0 and not st.st_mode & 0o001:
+            p.chmod((st.st_mode & 0o777) | 0o711)
+        if stop is not None and p == stop:
+            break
+
+

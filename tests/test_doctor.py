@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import job_user_env
+from sandbox_helpers import job_user_env
 
 from ade_engine.runtime.confine import LEVELS
 
@@ -89,7 +89,7 @@ def test_doctor_redacts_the_database_password_and_names_the_key_source(tmp_path)
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root to make an interpreter the job user cannot run")
 def test_doctor_says_when_the_job_user_cannot_run_the_interpreter(tmp_path):
-    from conftest import JOB_PYTHON
+    from sandbox_helpers import JOB_PYTHON
 
     if JOB_PYTHON is None:
         pytest.skip("no interpreter the job user can run")

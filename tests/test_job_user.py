@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IS_ROOT, JOB_PYTHON, JOB_USER
+from sandbox_helpers import IS_ROOT, JOB_PYTHON, JOB_USER
 from pkgfactory import make_request, write_csv, write_package
 
 from ade_engine.jobs.launcher import launch
