@@ -252,3 +252,19 @@ def test_log_flood_is_capped(tmp_path):
     assert out.log_capped
     assert log.stat().st_size <= 1024 * 1024 + 200
     assert "reached its cap" in log.read_text()
+
+
+@pytest.mark.skipif(not REPORT.available("strict"), reason="bubblewrap level not available here")
+def test_strict_job_sees_neither_the_data_dir_nor_home(tmp_path):
+    keys = tmp_path / "data" / "keys"
+    keys.mkdir(parents=True)
+    (keys / "keyring.json").write_text("{}")
+    out, found, result, job_dir = run_job(tmp_path, f'''
+        def run(**_):
+            record(data_dir=os.path.exists({str(keys / "keyring.json")!r}), root=os.path.exists("/root"),
+                   uid=os.getuid(), runtime=[p for p in sys.path if p.endswith("/site")])
+    ''', level="strict")
+    assert result.get("status") == "succeeded", (result, (job_dir / "logs" / "worker.log").read_text()[-2000:])
+    assert found["data_dir"] is False and found["root"] is False
+    if IS_ROOT:
+        assert found["uid"] == pwd.getpwnam(JOB_USER).pw_uid
