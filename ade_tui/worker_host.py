@@ -69,8 +69,9 @@ def choose_worker_host(settings: Settings) -> WorkerHost:
 
 @dataclass(frozen=True)
 class SandboxStatus:
-    level: str | None  # None: unknown / jobs cannot run
-    warning: str | None = None
+    level: str | None  # None: jobs cannot run here
+    warning: str | None = None  # short, for the status bar
+    detail: str = ""  # the full story, for the tooltip
 
 
 def probe_sandbox(settings: Settings) -> SandboxStatus:
@@ -82,7 +83,7 @@ def probe_sandbox(settings: Settings) -> SandboxStatus:
     try:
         level = resolve_level(settings.sandbox, probe(), job_user=settings.job_user)
     except AdeError as exc:
-        return SandboxStatus(None, exc.message.split(":")[0].split(";")[0])
+        return SandboxStatus(None, "jobs cannot run", exc.message)
     if level in SANDBOX_LEVELS and SANDBOX_LEVELS.index(level) > SANDBOX_LEVELS.index("standard"):
-        return SandboxStatus(level, f"below standard; see 'ade doctor'")
+        return SandboxStatus(level, "below standard", f"jobs run at '{level}', below 'standard'; see 'ade doctor'")
     return SandboxStatus(level)

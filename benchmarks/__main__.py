@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "engine.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out / 'engine.json'}")
     from benchmarks import jobs; jobs.main()  # noqa: E702 - per-job overhead and submit latency (docs/performance.md)
+    from benchmarks import tui; tui.main(out)  # noqa: E702 - workstation start-up and live validation delay
     return 0
 
 

@@ -110,6 +110,7 @@ class ConfigsScreen(Screen[None]):
 
     def refresh_validation(self, config_id: str) -> None:
         self.table.set_validation(config_id, self.app.validation_text(config_id))
+        self._show_details()
 
     # ------------------------------------------------------------------------------- details pane
 

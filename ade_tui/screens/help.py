@@ -37,12 +37,12 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("Key", "Action", "Id")
-        rows = [(key, b.description, b.id or "") for _n, b, key, _e in screen_actions(self._under)]
-        for key, description, binding_id in sorted(rows, key=lambda r: (r[2].startswith("app."), r[2])):
-            table.add_row(key, description, binding_id)
+        table.add_columns("Key", "Id", "Action")
+        rows = [(key, b.id or "", b.description) for _n, b, key, _e in screen_actions(self._under)]
+        for row in sorted(rows, key=lambda r: (r[1].startswith("app."), r[1])):
+            table.add_row(*row)
         for key, description in GENERAL:
-            table.add_row(key, description, "")
+            table.add_row(key, "", description)
         table.focus()
 
     def action_dismiss_help(self) -> None:

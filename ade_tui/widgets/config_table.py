@@ -8,21 +8,22 @@ from textual.widgets import DataTable
 
 from ade_engine.services.configs import ConfigDetail
 
-COLUMNS = (("config", "Config"), ("title", "Title"), ("status", "Status"), ("active", "Active"),
-           ("versions", "Versions"), ("validation", "Validation"))
+# Title last: at 80 columns it is the one that may be cut.
+COLUMNS = (("config", "Config"), ("status", "Status"), ("active", "Active"), ("validation", "Validation"),
+           ("versions", "Versions"), ("title", "Title"))
 
 
 @dataclass(frozen=True)
 class ConfigRow:
     config_id: str
-    title: str
     status: str
     active: str
-    versions: str
     validation: str
+    versions: str
+    title: str
 
     def cells(self) -> tuple[str, ...]:
-        return (self.config_id, self.title, self.status, self.active, self.versions, self.validation)
+        return (self.config_id, self.status, self.active, self.validation, self.versions, self.title)
 
 
 def row_for(detail: ConfigDetail, validation: str) -> ConfigRow:
@@ -36,7 +37,7 @@ def row_for(detail: ConfigDetail, validation: str) -> ConfigRow:
     else:
         status = "empty"
     active = f"● @{by_id[detail.active_version_id].number}" if detail.active_version_id in by_id else ""
-    return ConfigRow(detail.config_id, detail.title, status, active, str(len(detail.versions)), validation)
+    return ConfigRow(detail.config_id, status, active, validation, str(len(detail.versions)), detail.title)
 
 
 class ConfigTable(DataTable):
@@ -81,7 +82,7 @@ class ConfigTable(DataTable):
         old = self._rows.get(config_id)
         if old is None or old.validation == text:
             return
-        self._rows[config_id] = ConfigRow(*old.cells()[:-1], text)
+        self._rows[config_id] = ConfigRow(old.config_id, old.status, old.active, text, old.versions, old.title)
         self.update_cell(config_id, "validation", text, update_width=True)
 
     def select_config(self, config_id: str) -> None:

@@ -32,9 +32,9 @@ def sandbox_text(status: SandboxStatus | None) -> tuple[str, bool]:
     if status is None:
         return "sandbox: …", False
     if status.level is None:
-        return f"sandbox: ⚠ {status.warning or 'unavailable'}", True
+        return "sandbox: ⚠ none", True
     if status.warning:
-        return f"sandbox: ⚠ {status.level} ({status.warning})", True
+        return f"sandbox: ⚠ {status.level}", True
     return f"sandbox: {status.level}", False
 
 
@@ -70,4 +70,5 @@ class StatusBar(Horizontal):
         sandbox = self.query_one("#sb-sandbox", Label)
         sandbox.update(text)
         sandbox.set_class(warn, "-warning")
+        sandbox.tooltip = (info.sandbox.detail or info.sandbox.warning) if info.sandbox else None
         self.query_one("#sb-data", Label).update(f"data: {info.data_label}")

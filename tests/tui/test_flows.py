@@ -49,10 +49,8 @@ async def test_configs_list_shows_status_active_and_validation(make_app):
         table = app.screen.query_one("#config-table")
         rows = {table.get_row_at(i)[0]: table.get_row_at(i) for i in range(table.row_count)}
         assert set(rows) == {"member_roster", "payroll_remittance"}
-        assert rows["member_roster"][2:4] == ["draft @2", "● @1"]
-        assert rows["payroll_remittance"][2] == "published @1"
-        assert rows["payroll_remittance"][3] == ""
-        assert rows["member_roster"][5] == "ok"
+        assert rows["member_roster"][1:4] == ["draft @2", "● @1", "ok"]
+        assert rows["payroll_remittance"][1:3] == ["published @1", ""]
 
 
 async def test_edit_save_updates_problems(make_app, settings):
@@ -189,7 +187,7 @@ async def test_activate_from_the_list(make_app):
         await settle(pilot)
         assert configs.active_version(app.ws).config_id == "payroll_remittance"
         table = app.screen.query_one("#config-table")
-        active = {table.get_row_at(i)[0]: table.get_row_at(i)[3] for i in range(table.row_count)}
+        active = {table.get_row_at(i)[0]: table.get_row_at(i)[2] for i in range(table.row_count)}
         assert active == {"member_roster": "", "payroll_remittance": "● @1"}
 
 
@@ -256,9 +254,9 @@ async def test_quit_asks_about_unsaved_changes(make_app):
 async def test_status_bar_warns_below_standard(make_app):
     from ade_tui.worker_host import SandboxStatus
 
-    app = make_app(sandbox=SandboxStatus("basic", "below standard; see 'ade doctor'"))
+    app = make_app(sandbox=SandboxStatus("basic", "below standard"))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         label = app.screen.query_one("#sb-sandbox")
-        assert "⚠ basic" in str(label.render()) and label.has_class("-warning")
+        assert "sandbox: ⚠ basic" in str(label.render()) and label.has_class("-warning")
         assert "worker: no worker" in str(app.screen.query_one("#sb-worker").render())
