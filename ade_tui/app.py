@@ -1,7 +1,7 @@
 """The ADE workstation: a Textual app over `ade_engine.services` (no business rules here).
 
-Start-up: first paint with an empty shell, then the workspace opens in a named worker, then the worker
-host starts and the sandbox is probed. Every service call goes through `call_service`: a named thread
+Start-up: first paint with an empty shell, then the workspace opens in a named worker, then the job
+worker starts (embedded, unless an external `ade worker` serves the queue) and the sandbox is probed. Every service call goes through `call_service`: a named thread
 worker, shown in the status bar while it runs, whose result comes back on the UI thread.
 """
 
@@ -30,7 +30,9 @@ from ade_tui.messages import ConfigsChanged
 from ade_tui.settings import TuiSettings
 from ade_tui.widgets.problems import summary
 from ade_tui.widgets.status_bar import StatusInfo
-from ade_tui.worker_host import NoWorkerHost, SandboxStatus, WorkerHost, choose_worker_host, probe_sandbox
+from ade_tui.worker_host import SandboxStatus, WorkerHost, choose_worker_host, probe_sandbox
+
+WORKER_TICK_S = 0.5  # status bar: worker slots
 
 
 def _screen(module: str, name: str):
@@ -42,7 +44,7 @@ def _screen(module: str, name: str):
 
 class AdeApp(App[int]):
     TITLE = "ADE Workstation"
-    CSS_PATH = "ade.tcss"
+    CSS_PATH = ["ade.tcss", "jobs.tcss"]
     COMMANDS = App.COMMANDS | {BindingsProvider}
     MODES = {"configs": lambda: _screen("configs", "ConfigsScreen"), "jobs": lambda: _screen("jobs", "JobsScreen"),
              "secrets": lambda: _screen("secrets", "SecretsScreen")}
@@ -77,7 +79,10 @@ class AdeApp(App[int]):
         self.ws: Workspace | None = None
         self.ready_seconds: float | None = None
         self.validations: dict[str, tuple[list[Diagnostic], datetime]] = {}
-        self._busy: dict[int, str] = {}
+        self._busy: dict[Worker, str] = {}  # running service calls → status-bar label
+        self._service_workers: dict[str, Worker] = {}  # newest call of each name
+        self._ticks = 0
+        self._quitting: str | None = None  # "wait" / "cancel" once a quit with running jobs was chosen
         self.theme = tui.theme
         if tui.keymap:
             self.set_keymap(tui.keymap)
@@ -104,8 +109,9 @@ class AdeApp(App[int]):
         if self._exit_when_ready:
             self.exit(0)
             return
-        self.worker_host.start()
-        self._set_status(worker=self.worker_host.state())
+        self.call_service("start-worker", "starting the job worker", self.worker_host.start, ws,
+                          on_done=lambda _r: self.refresh_worker_state())
+        self.set_interval(WORKER_TICK_S, self._worker_tick, name="worker-state")
         self.call_service("sandbox-probe", "checking the sandbox", self._sandbox_probe, self.settings,
                           on_done=lambda status: self._set_status(sandbox=status))
 
@@ -124,6 +130,18 @@ class AdeApp(App[int]):
     def refresh_worker_state(self) -> None:
         """For the worker host: call (from the UI thread) when slots or mode change."""
         self._set_status(worker=self.worker_host.state())
+
+    def _worker_tick(self) -> None:
+        # state() is cheap (no I/O); an external worker's slots come from files, read on a thread.
+        self._ticks += 1
+        if self.worker_host.state().mode == "external" and self._ticks % 4 == 0:
+            self.run_worker(self.worker_host.poll, name="worker-poll", group="worker-poll", thread=True,
+                            exclusive=True, exit_on_error=False)
+        self.refresh_worker_state()
+
+    def job_submitted(self) -> None:
+        """A job was queued from this app: let the embedded worker claim it now, not at its next poll."""
+        self.worker_host.wake()
 
     @property
     def busy(self) -> bool:
@@ -164,17 +182,25 @@ class AdeApp(App[int]):
             else:
                 error = None
             if not worker.is_cancelled:
-                self.call_from_thread(self._service_finished, id(worker), result if error is None else None,
+                self.call_from_thread(self._service_finished, worker, result if error is None else None,
                                       error, on_done, on_error)
 
+        # A superseded call may be cancelled before its task ever ran, and then never reports a state
+        # change: drop its label here, or the status bar would show it for good.
+        previous = self._service_workers.get(name)
+        if previous is not None:
+            self._busy.pop(previous, None)
         worker = self.run_worker(job, name=name, group=name, thread=True, exclusive=True, exit_on_error=False)
-        self._busy[id(worker)] = label
+        self._service_workers[name] = worker
+        self._busy[worker] = label
         self._set_status(busy=tuple(self._busy.values()))
         return worker
 
-    def _service_finished(self, key: int, result: Any, error: AdeError | None,
+    def _service_finished(self, key: Worker, result: Any, error: AdeError | None,
                           on_done: Callable[[Any], Any] | None, on_error: Callable[[AdeError], Any] | None) -> None:
         self._busy.pop(key, None)
+        if self._service_workers.get(key.name) is key:
+            del self._service_workers[key.name]
         self._set_status(busy=tuple(self._busy.values()))
         if error is not None:
             (on_error or self.show_error)(error)
@@ -182,8 +208,8 @@ class AdeApp(App[int]):
             on_done(result)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.is_finished and id(event.worker) in self._busy:
-            self._busy.pop(id(event.worker), None)
+        if event.worker.is_finished and event.worker in self._busy:
+            self._busy.pop(event.worker, None)
             self._set_status(busy=tuple(self._busy.values()))
 
     # ------------------------------------------------------------------------------- shared flows
@@ -288,6 +314,11 @@ class AdeApp(App[int]):
     async def action_quit(self) -> None:
         from ade_tui.screens.confirm import ConfirmDialog
 
+        if self._quitting == "wait":
+            self._ask_cancel_while_waiting()
+            return
+        if self._quitting:
+            return
         unsaved = [s for s in self._all_screens() if getattr(s, "has_unsaved", False)]
         running = self.worker_host.running_jobs()
         if not unsaved and not running:
@@ -298,24 +329,55 @@ class AdeApp(App[int]):
         if unsaved:
             lines.append(f"{len(unsaved)} open file(s) have unsaved changes; they will be lost.")
         if running:
-            lines.append(f"{len(running)} job(s) are running in this app's worker.")
-            choices += [("leave", "Quit, let jobs finish"), ("cancel", "Cancel jobs and quit")]
+            lines.append(f"{len(running)} job(s) are running in this app's worker. Wait lets them finish, "
+                         "then quits; Cancel stops them now. Queued jobs stay queued for the next worker.")
+            choices += [("wait", "Wait, then quit"), ("cancel", "Cancel jobs and quit")]
         else:
-            choices.append(("leave", "Quit"))
+            choices.append(("wait", "Quit"))
         choices.append(("stay", "Stay"))
 
         def answered(choice: str | None) -> None:
-            if choice in ("leave", "cancel"):
+            if choice in ("wait", "cancel"):
                 self._quit_now(cancel_running=choice == "cancel")
 
         self.push_screen(ConfirmDialog("Quit ADE Workstation?", "\n".join(lines), choices, default="stay",
                                        danger={"cancel"}), answered)
 
     def _quit_now(self, *, cancel_running: bool) -> None:
-        self.worker_host.stop(cancel_running=cancel_running)
-        self.exit(0)
+        """Stop the job worker on a thread (waiting for, or cancelling, running jobs), then exit."""
+        running = len(self.worker_host.running_jobs())
+        self._quitting = "cancel" if cancel_running else "wait"
+        if cancel_running:
+            label = f"cancelling {running} job(s), then quitting"
+        elif running:
+            label = f"waiting for {running} running job(s), then quitting (ctrl+q: cancel them)"
+        else:
+            label = "stopping the job worker"
+        self.call_service("stop-worker", label, self.worker_host.stop, cancel_running=cancel_running,
+                          on_done=lambda _r: self.exit(0), on_error=lambda _e: self.exit(0))
+
+    def _ask_cancel_while_waiting(self) -> None:
+        from ade_tui.screens.confirm import ConfirmDialog
+
+        def answered(choice: str | None) -> None:
+            if choice == "cancel" and self._quitting == "wait":
+                self._quitting = "cancel"
+                cancel = getattr(self.worker_host, "embedded", None)
+                if cancel is not None:
+                    cancel.worker.cancel_all("shutdown")
+
+        running = len(self.worker_host.running_jobs())
+        self.push_screen(ConfirmDialog("Still waiting", f"{running} job(s) still running. Cancel them and quit now?",
+                                       [("cancel", "Cancel jobs and quit"), ("keep", "Keep waiting")],
+                                       default="keep", danger={"cancel"}), answered)
 
     def on_unmount(self) -> None:
+        # Left without the quit dialog (a crash, a test harness): cancel rather than orphan running jobs.
+        if self._quitting is None:
+            try:
+                self.worker_host.stop(cancel_running=True)
+            except Exception as exc:  # the app is going away: log, do not raise
+                self.log.error(f"stopping the job worker: {exc}")
         if self.ws is not None:
             self.ws.close()
 

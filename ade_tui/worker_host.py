@@ -1,20 +1,23 @@
 """The seam between the app and the job worker: what the status bar reads and what quit asks.
 
-The worker does not exist yet. `WorkerHost` is the protocol the app talks to; `NoWorkerHost` is the
-stand-in until an embedded worker (or a connection to an external `ade worker`) implements it.
-`choose_worker_host(settings)` is where that decision will live.
+`choose_worker_host(settings)` returns `JobWorkerHost`: once the workspace is open, `start(ws)` starts
+the engine's `EmbeddedWorker` (a background thread of this process), unless a standalone `ade worker`
+already serves the queue (then the app only watches it) or `ADE_EMBEDDED_WORKER=false`. `state()` is
+read by the status bar and must stay cheap; `poll()` does the file reading an external worker needs and
+runs on a thread.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
+from ade_engine.services.sandbox import LEVELS as SANDBOX_LEVELS  # noqa: F401 - re-exported
+from ade_engine.services.sandbox import SandboxStatus, sandbox_status
 from ade_engine.settings import Settings
 
 WorkerMode = Literal["embedded", "external", "none"]
-# Ordered strongest first; anything after `standard` earns a warning in the status bar.
-SANDBOX_LEVELS = ("strict", "standard", "basic", "reduced")
 
 
 @dataclass(frozen=True)
@@ -29,31 +32,44 @@ class WorkerState:
 class WorkerHost(Protocol):
     """What the app needs from whoever runs jobs."""
 
-    def start(self) -> None:
-        """Start the embedded worker, or attach to the external one (called once, after first paint)."""
+    def start(self, ws: Any) -> None:
+        """Start the embedded worker, or attach to the external one (called once the workspace is open)."""
 
     def state(self) -> WorkerState:
         """Mode and slot use, read by the status bar (must be cheap: no I/O)."""
+
+    def poll(self) -> None:
+        """Refresh what `state()` reports from files (external workers); may do I/O: call off the UI thread."""
+
+    def wake(self) -> None:
+        """A job was just queued here: look at the queue now."""
 
     def running_jobs(self) -> list[str]:
         """Ids of jobs this app's embedded worker is running (asked on quit)."""
 
     def stop(self, *, cancel_running: bool) -> None:
-        """Stop the embedded worker; `cancel_running=False` leaves running jobs to finish on their own."""
+        """Stop claiming; wait for running jobs, or cancel them (`cancel_running`). Queued jobs stay queued.
+        Blocks until the worker has stopped: call off the UI thread."""
 
 
 @dataclass
 class NoWorkerHost:
-    """No worker yet: nothing runs, nothing to ask on quit."""
+    """No worker: nothing runs, nothing to ask on quit (tests, and `ADE_EMBEDDED_WORKER=false`)."""
 
     detail: str = "no worker"
     started: bool = field(default=False, init=False)
 
-    def start(self) -> None:
+    def start(self, ws: Any = None) -> None:
         self.started = True
 
     def state(self) -> WorkerState:
         return WorkerState(mode="none", detail=self.detail)
+
+    def poll(self) -> None:
+        pass
+
+    def wake(self) -> None:
+        pass
 
     def running_jobs(self) -> list[str]:
         return []
@@ -62,28 +78,92 @@ class NoWorkerHost:
         self.started = False
 
 
+class JobWorkerHost:
+    """The engine's embedded worker, or a view of an external `ade worker` serving the same queue."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._ws: Any = None
+        self._embedded: Any = None
+        self._mode: WorkerMode = "none"
+        self._detail = "starting"
+        self._external: tuple[int, int] = (0, 0)
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def start(self, ws: Any) -> None:
+        with self._lock:
+            if self._stopped:  # the app quit before the worker got going
+                return
+            self._start(ws)
+
+    def _start(self, ws: Any) -> None:
+        from ade_engine.services import jobs
+
+        self._ws = ws
+        if not self.settings.embedded_worker:
+            self._mode, self._detail = "none", "off (ADE_EMBEDDED_WORKER)"
+            return
+        if jobs.external_worker_running(ws):
+            self._mode, self._detail = "external", ""
+            self.poll()
+            return
+        self._embedded = jobs.embedded_worker(ws).start()
+        self._mode, self._detail = "embedded", ""
+
+    def state(self) -> WorkerState:
+        if self._mode == "embedded" and self._embedded is not None:
+            st = self._embedded.status()
+            if not st.alive and st.busy == 0 and self._detail == "stopped":
+                return WorkerState("none", detail="stopped")
+            return WorkerState("embedded", st.busy, st.slots)
+        if self._mode == "external":
+            busy, total = self._external
+            return WorkerState("external", busy, total)
+        return WorkerState("none", detail=self._detail)
+
+    def poll(self) -> None:
+        if self._mode != "external":
+            return
+        from ade_engine.jobs import queue  # the heartbeat files are the only record of a standalone worker
+
+        live = [w for w in queue.live_workers(self.settings) if w.get("mode") == "standalone"]
+        busy = sum(int(w.get("busy") or 0) for w in live)
+        total = sum(int(w.get("slots") or 0) for w in live)
+        self._external = (busy, total)
+
+    def wake(self) -> None:
+        if self._embedded is not None:
+            self._embedded.wake()
+
+    def running_jobs(self) -> list[str]:
+        if self._embedded is None:
+            return []
+        return list(self._embedded.status().running_job_ids)
+
+    def stop(self, *, cancel_running: bool, timeout: float | None = None) -> None:
+        with self._lock:
+            self._stopped = True
+            embedded = self._embedded
+        if embedded is not None:
+            embedded.stop(cancel_running=cancel_running, timeout=timeout)
+            self._detail = "stopped"
+
+    @property
+    def embedded(self) -> Any:
+        """The engine's `EmbeddedWorker` (None unless this app runs jobs itself)."""
+        return self._embedded
+
+
 def choose_worker_host(settings: Settings) -> WorkerHost:
-    """Embedded worker unless an external `ade worker` holds the lease (both to come)."""
-    return NoWorkerHost()
-
-
-@dataclass(frozen=True)
-class SandboxStatus:
-    level: str | None  # None: jobs cannot run here
-    warning: str | None = None  # short, for the status bar
-    detail: str = ""  # the full story, for the tooltip
+    """The real worker host; `start(ws)` decides embedded vs external once the workspace is open."""
+    return JobWorkerHost(settings)
 
 
 def probe_sandbox(settings: Settings) -> SandboxStatus:
     """The level jobs would run at, with a warning when it is below `standard` (runs subprocesses: slow)."""
-    # TODO(services): there is no service for this yet; `ade doctor` calls jobs.sandbox the same way.
-    from ade_engine.errors import AdeError
-    from ade_engine.jobs.sandbox import probe, resolve_level
+    return sandbox_status(settings)
 
-    try:
-        level = resolve_level(settings.sandbox, probe(), job_user=settings.job_user)
-    except AdeError as exc:
-        return SandboxStatus(None, "jobs cannot run", exc.message)
-    if level in SANDBOX_LEVELS and SANDBOX_LEVELS.index(level) > SANDBOX_LEVELS.index("standard"):
-        return SandboxStatus(level, "below standard", f"jobs run at '{level}', below 'standard'; see 'ade doctor'")
-    return SandboxStatus(level)
+
+__all__ = ["JobWorkerHost", "NoWorkerHost", "SANDBOX_LEVELS", "SandboxStatus", "WorkerHost", "WorkerState",
+           "choose_worker_host", "probe_sandbox"]

@@ -493,3 +493,143 @@ def external_worker_running(ws: Workspace) -> bool:
     from ade_engine.jobs.worker import is_external_worker_running
 
     return is_external_worker_running(ws)
+
+
+# ----------------------------------------------------------------------------------------- viewing (TUI)
+class JobProgress(BaseModel):
+    """What a job list shows beyond the record: pass progress, rows, issues (from events or the artifact)."""
+
+    passes_done: int = 0
+    current_pass: str | None = None  # name of the pass running now
+    rows: int | None = None  # rows written (terminal) or rows read so far (running)
+    errors: int | None = None
+    warnings: int | None = None
+    issues: int | None = None
+
+
+PASSES = ("structure", "mapping", "transform", "validate", "generate")
+
+
+def job_progress(info: JobInfo) -> JobProgress:
+    """Progress of one job from its files: the artifact summary once terminal, else `events.ndjson`."""
+    progress = JobProgress()
+    if not info.job_dir or info.status == "queued":
+        return progress
+    job_dir = Path(info.job_dir)
+    if info.terminal:
+        try:
+            art = json.loads((job_dir / "artifact.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            art = {}
+        summary = art.get("summary") or {}
+        progress.passes_done = sum(1 for p in art.get("pass_history") or [] if isinstance(p, dict))
+        if summary:
+            progress.rows = summary.get("rows_written")
+            progress.errors, progress.warnings = summary.get("errors"), summary.get("warnings")
+            progress.issues = summary.get("issues_found")
+        return progress
+    done: set[str] = set()
+    for event in read_events_file(job_dir / "events.ndjson")[0]:
+        detail = event.get("detail") or {}
+        name = event.get("event")
+        if name == "pass.started":
+            progress.current_pass = detail.get("name")
+        elif name == "pass.completed":
+            done.add(str(detail.get("name")))
+            stats = detail.get("stats") or {}
+            if "data_rows" in stats:
+                progress.rows = stats["data_rows"]
+            if "rows_written" in stats:
+                progress.rows = stats["rows_written"]
+            if "errors" in stats:
+                progress.errors, progress.warnings = stats.get("errors"), stats.get("warnings")
+                progress.issues = int(stats.get("errors") or 0) + int(stats.get("warnings") or 0) + int(
+                    stats.get("infos") or 0)
+        elif name == "pass.progress" and "rows" in detail:
+            progress.rows = detail["rows"]
+    progress.passes_done = len(done)
+    if progress.current_pass in done:
+        progress.current_pass = next((p for p in PASSES if p not in done), None)
+    return progress
+
+
+def read_events_file(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Complete `events.ndjson` lines from byte `offset` on, and the offset to read from next time."""
+    found: list[dict[str, Any]] = []
+    pos = _follow(path, offset, found.append)
+    return found, pos
+
+
+def read_events(ws: Workspace, job_id: str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """A job's events from byte `offset` (0 = all), and the next offset (for following a running job)."""
+    return read_events_file(events_path(ws, job_id), offset)
+
+
+def load_artifact(ws: Workspace, job_id: str) -> Any:
+    """The job's `artifact.json` as the typed `runtime.artifact.Artifact` (`artifact_invalid` when it is not)."""
+    from pydantic import ValidationError
+
+    from ade_engine.runtime.artifact import Artifact
+
+    path = artifact_path(ws, job_id)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Artifact.model_validate(data)
+    except (OSError, ValueError, ValidationError) as exc:
+        first = exc.errors()[0] if isinstance(exc, ValidationError) else None
+        where = ".".join(map(str, first["loc"])) + ": " + first["msg"] if first else str(exc)
+        raise AdeError(f"the artifact of job {job_id} cannot be read ({where}); see {path}", code="artifact_invalid",
+                       details={"job_id": job_id}) from None
+
+
+class OutputPreview(BaseModel):
+    """A window of rows of a job's `normalized.xlsx` (values as display text)."""
+
+    sheet: str
+    headers: list[str]
+    rows: list[list[str]]
+    offset: int  # data rows skipped before `rows`
+    total_rows: int | None  # data rows in the sheet when the file says so
+    more: bool  # rows after this window
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ").removesuffix(" 00:00:00").removesuffix("T00:00:00")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def preview_output(ws: Workspace, job_id: str, limit: int = 200, offset: int = 0) -> OutputPreview:
+    """Up to `limit` data rows of the job's output from data row `offset` (streamed: openpyxl read-only)."""
+    import openpyxl
+
+    path = output_path(ws, job_id)
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # a broken zip or workbook: say where
+        raise AdeError(f"the output of job {job_id} cannot be read ({exc.__class__.__name__}: {exc}); see {path}",
+                       code="output_unreadable", details={"job_id": job_id}) from None
+    try:
+        sheet = book.worksheets[0]
+        rows_iter = sheet.iter_rows(values_only=True)
+        headers = [_cell_text(v) for v in next(rows_iter, ())]
+        width = len(headers)
+        rows: list[list[str]] = []
+        more = False
+        for index, values in enumerate(rows_iter):
+            if index < offset:
+                continue
+            if len(rows) >= limit:
+                more = True
+                break
+            cells = [_cell_text(v) for v in values[:width]]
+            rows.append(cells + [""] * (width - len(cells)))
+        total = sheet.max_row - 1 if sheet.max_row else None
+        return OutputPreview(sheet=sheet.title, headers=headers, rows=rows, offset=offset,
+                             total_rows=total if total is not None and total >= 0 else None, more=more)
+    finally:
+        book.close()

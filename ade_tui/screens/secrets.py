@@ -30,6 +30,11 @@ def load(ws: Any) -> tuple[list[SecretInfo], str]:
     return secrets_service.list_secrets(ws), secrets_service.key_source(ws.settings)
 
 
+def without_data_dir(text: str, data_dir: Any, label: str) -> str:
+    """The key source names a file in the data dir: show it under the status bar's data-dir label."""
+    return text.replace(str(data_dir), label) if label else text
+
+
 class SetSecretDialog(ModalScreen[tuple[str, str | None, str] | None]):
     """Name, optional config scope, and a masked value. Dismisses (name, config_id, value) or None."""
 
@@ -165,8 +170,15 @@ class SecretsScreen(Screen[None]):
                 ", ".join(i.requested_by), status]
 
     def reload(self, select: str | None = None) -> None:
+        if self.app.ws is None:
+            return
         self.app.call_service("load-secrets", "loading secrets", load, self.app.ws,
-                              on_done=lambda result: self._show(*result, select=select))
+                              on_done=lambda result: self._show(*result, select=select), on_error=self._failed)
+
+    def _failed(self, exc: Any) -> None:
+        self.query_one("#secrets-table", DataTable).loading = False
+        self.query_one("#secrets-detail", Static).update(f"Secrets cannot be listed: {exc.message}")
+        self.app.show_error(exc)
 
     def _show(self, items: list[SecretInfo], source: str, *, select: str | None = None) -> None:
         table = self.query_one("#secrets-table", DataTable)
@@ -187,7 +199,8 @@ class SecretsScreen(Screen[None]):
         if select and select in new:
             table.move_cursor(row=table.get_row_index(select))
         problems = [f"{i.name} ({i.scope}): {i.problem}" for i in items if i.problem]
-        detail = [f"Master keys: {source}"] + problems
+        label = self.app.tui.data_dir_label or str(self.app.settings.data_dir)
+        detail = [f"Master keys: {without_data_dir(source, self.app.settings.data_dir, label)}"] + problems
         if not items:
             detail.insert(0, "No secrets yet. Press s to set one.")
         self.query_one("#secrets-detail", Static).update("\n".join(detail))
