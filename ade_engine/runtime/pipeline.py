@@ -471,14 +471,17 @@ class _Job:
         threshold = detect["row_label_threshold"]
         order = list(detect["row_label_order"])
 
+        base = runner.row_detector_base(sheet_name=ref.name, sheet_index=ref.index)
+        score = runner.row_scores_with
+
         def label_row(row_index: int, cells: list[Any], hint: dict[str, Any]) -> RowLabel:
             sample = cells[:cap]
             totals: dict[str, float] = {}
             traces: list[tuple[str, str, float]] = []
+            location = {"sheet_id": sheet_id, "row_index": row_index}
             for rule in rules:
-                scores = runner.row_scores(rule, sheet_name=ref.name, sheet_index=ref.index, row_index=row_index,
-                                           row_values_sample=list(sample), table_hint=dict(hint),
-                                           location={"sheet_id": sheet_id, "row_index": row_index})
+                # Each detector gets its own copies: one that mutates its arguments cannot affect the next.
+                scores = score(rule, base, row_index, sample[:], hint.copy(), location)
                 for label, delta in scores.items():
                     totals[label] = totals.get(label, 0.0) + delta
                     if delta != 0.0:

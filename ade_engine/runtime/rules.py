@@ -407,12 +407,45 @@ class ScriptRunner:
     def row_scores(self, rule: Rule, *, sheet_name: str, sheet_index: int, row_index: int,
                    row_values_sample: list, table_hint: dict, location: Mapping[str, Any]) -> dict[str, float]:
         """Clamped `{label: delta}` of one row detector call; `{}` when neutralized."""
+        base = self.row_detector_base(sheet_name=sheet_name, sheet_index=sheet_index)
+        return self.row_scores_with(rule, base, row_index, row_values_sample, table_hint, location)
+
+    def row_detector_base(self, *, sheet_name: str, sheet_index: int) -> dict[str, Any]:
+        """The keyword arguments every row detector call of one sheet shares (built once per sheet)."""
         kwargs = self._base()
-        kwargs.update(sheet_name=sheet_name, sheet_index=sheet_index, row_index=row_index,
-                      row_values_sample=row_values_sample, table_hint=table_hint, secrets=EMPTY_SECRETS)
-        ok, result = self._call(rule, "structure", location, kwargs)
-        if not ok:
+        kwargs.update(sheet_name=sheet_name, sheet_index=sheet_index, secrets=EMPTY_SECRETS)
+        return kwargs
+
+    def row_scores_with(self, rule: Rule, base: dict[str, Any], row_index: int, row_values_sample: list,
+                        table_hint: dict, location: Mapping[str, Any]) -> dict[str, float]:
+        """`row_scores` for the hot loop of Pass 1: row detectors run on every row of every sheet, so the
+        common case (a dict of plain floats within [-1, 1]) is checked inline; anything else takes the full
+        checks below, which record the rule errors and warnings."""
+        try:
+            result = rule.func(**base, row_index=row_index, row_values_sample=row_values_sample,
+                               table_hint=table_hint)
+        except RuleError:
+            raise
+        except Exception as exc:  # a script error is contained (config-packages.md §4)
+            print(f"ade: {rule.id} raised in structure:", file=sys.stderr)
+            traceback.print_exception(exc, file=sys.stderr)
+            self.errors.record(rule.id, "structure", "exception", describe_exception(exc), location)
             return {}
+        if result.__class__ is dict:
+            scores = result.get("scores")
+            if scores.__class__ is dict:
+                out: dict[str, float] = {}
+                for label, delta in scores.items():
+                    cls = delta.__class__
+                    # NaN fails both comparisons, so it falls through to the full checks.
+                    if (cls is float or cls is int) and label.__class__ is str and label and -1.0 <= delta <= 1.0:
+                        out[label] = float(delta)
+                    else:
+                        return self._row_result(rule, result, location)
+                return out
+        return self._row_result(rule, result, location)
+
+    def _row_result(self, rule: Rule, result: Any, location: Mapping[str, Any]) -> dict[str, float]:
         scores = result.get("scores") if isinstance(result, Mapping) else None
         if not isinstance(scores, Mapping):
             self._bad(rule, "structure", "bad_return", 'must return {"scores": {label: number}}', location)
