@@ -150,8 +150,9 @@ class JobDetailScreen(Screen[None]):
                                                               else "") + ")" + ("  · pinned" if d.pinned else ""),
             f"State     {STATE_MARKS.get(d.status, d.status)}" + ("  · cancel requested"
                                                                   if d.cancel_requested_at and not d.terminal else ""),
-            f"Config    {self.config_label}  ({d.config_version_id})",
-            f"Input     {d.source_file or ''}  (document {d.document_id or '—'})",
+            f"Config    {self.config_label}" + (f"  ({d.config_version_id[:18]}…)"
+                                                 if d.config_version_id.startswith("draft:") else ""),
+            f"Input     {d.source_file or ''}" + (f"  (sha256 {d.input_sha256[:12]}…)" if d.input_sha256 else ""),
         ]
         times = [f"queued {t(d.queued_at)}" if t(d.queued_at) else "", f"started {t(d.started_at)}"
                  if t(d.started_at) else "", f"completed {t(d.completed_at)}" if t(d.completed_at) else ""]

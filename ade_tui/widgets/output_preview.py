@@ -15,6 +15,7 @@ from textual.widgets import DataTable
 from ade_engine.services.jobs import OutputPreview as Window
 
 PAGE = 200
+MAX_WIDTH = 40  # characters per column; longer values are cut in the preview
 NEAR_END = 20  # rows before the last loaded one at which the next window is asked for
 
 
@@ -42,10 +43,13 @@ class OutputPreview(DataTable):
 
     def add_window(self, window: Window) -> None:
         if not self.columns:
+            # Widths fixed from the first window: later windows never reflow the table.
             self.sheet = window.sheet
-            self.add_column("#", key="#")
+            self.add_column("#", key="#", width=max(3, len(str(window.total_rows or 0)) + 1))
             for index, header in enumerate(window.headers):
-                self.add_column(header or f"({index + 1})", key=f"c{index}")
+                label = header or f"({index + 1})"
+                width = max([len(label), *(len(row[index]) for row in window.rows)])
+                self.add_column(label, key=f"c{index}", width=min(MAX_WIDTH, max(3, width)))
         for index, cells in enumerate(window.rows, start=window.offset + 2):  # sheet row numbers (1 = header)
             self.add_row(str(index), *cells, key=str(index))
         self.loaded = window.offset + len(window.rows)
