@@ -22,7 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-readers", action="store_true", help="skip the calamine vs openpyxl reader comparison")
     ap.add_argument("--reader-max-rows", type=int, default=100_000,
                     help="compare readers only up to this size (openpyxl is slow)")
+    ap.add_argument("--only", choices=("engine", "jobs", "tui"), help="run one benchmark group only")
     args = ap.parse_args(argv)
+    if args.only == "jobs":
+        from benchmarks import jobs
+        return jobs.main()
+    if args.only == "tui":
+        from benchmarks import tui
+        out = Path(args.out) if Path(args.out).is_absolute() else REPO / args.out
+        out.mkdir(parents=True, exist_ok=True)
+        return tui.main(out) or 0
 
     sizes = [2000] if args.quick else [int(s.replace("_", "")) for s in args.rows.split(",") if s.strip()]
     out = (REPO / args.out) if not Path(args.out).is_absolute() else Path(args.out)
@@ -54,8 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     (out / "engine.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out / 'engine.json'}")
-    from benchmarks import jobs; jobs.main()  # noqa: E702 - per-job overhead and submit latency (docs/performance.md)
-    from benchmarks import tui; tui.main(out)  # noqa: E702 - workstation start-up and live validation delay
+    if args.only == "engine":
+        return 0
+    if args.only is None:
+        from benchmarks import jobs
+        jobs.main()  # per-job overhead and submit latency (docs/performance.md)
+    from benchmarks import tui
+    tui.main(out)  # workstation start-up and live validation delay
     return 0
 
 

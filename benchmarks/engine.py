@@ -35,9 +35,10 @@ class Measure:
         return asdict(self)
 
 
-def run_measured(name: str, rows: int, cmd: list[str], *, cwd: Path = REPO, timeout: float = 3600) -> Measure:
+def run_measured(name: str, rows: int, cmd: list[str], *, cwd: Path = REPO, timeout: float = 3600,
+                 extra_env: dict[str, str] | None = None) -> Measure:
     """Run `cmd` in a fresh process; wall clock and peak RSS (of the child and whatever it waited for)."""
-    env = dict(os.environ, PYTHONHASHSEED="0", TZ="UTC")
+    env = dict(os.environ, PYTHONHASHSEED="0", TZ="UTC", **(extra_env or {}))
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=env)
@@ -83,12 +84,28 @@ def measure_engine(path: Path, rows: int, workdir: Path, config: Path) -> Measur
     shutil.rmtree(out, ignore_errors=True)
     if not config.is_dir():
         return Measure("engine", rows, False, note=f"skipped: config package {config} not found")
-    m = run_measured("engine", rows, ade_command() + ["run", str(path), "--config", str(config), "--out", str(out)])
+    m = run_measured("engine", rows, ade_command() + ["run", str(path), "--config", str(config), "--out", str(out)],
+                     extra_env=job_env(workdir))
     if not m.ok:
         m.note = f"skipped: `ade run` failed ({m.note})"
         m.wall_s = m.peak_rss_mib = None
     shutil.rmtree(out, ignore_errors=True)
     return m
+
+
+def job_env(workdir: Path) -> dict[str, str]:
+    """Settings for `ade run` here: a data dir of its own and, as root, the unprivileged job user
+    (spec decision 11) with an interpreter that account can execute."""
+    env = {"ADE_DATA_DIR": str(workdir / "data")}
+    if os.geteuid() == 0:
+        from ade_engine.jobs.runtime_site import find_job_python
+
+        user = os.environ.get("ADE_JOB_USER") or "nobody"
+        env["ADE_JOB_USER"] = user
+        python = os.environ.get("ADE_JOB_PYTHON") or find_job_python(user)[0]
+        if python:
+            env["ADE_JOB_PYTHON"] = python
+    return env
 
 
 def measure_reader(engine: str, path: Path, rows: int) -> Measure:

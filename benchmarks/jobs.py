@@ -62,13 +62,9 @@ def _workspace(data: Path, config: Path) -> tuple[Any, str]:
 
 def _job_python(user: str) -> str | None:
     """An interpreter of this minor version the job user can execute (the venv's may sit under /root)."""
-    from ade_engine.jobs.runtime_site import unreachable_for
+    from ade_engine.jobs.runtime_site import find_job_python
 
-    major, minor = sys.version_info[:2]
-    for cand in (sys.executable, f"/usr/bin/python{major}.{minor}", f"/usr/local/bin/python{major}.{minor}"):
-        if os.path.exists(cand) and not unreachable_for(user, os.path.realpath(cand), need="x"):
-            return cand
-    return None
+    return find_job_python(user)[0]
 
 
 def _inputs(root: Path, n: int, tag: str) -> list[Path]:

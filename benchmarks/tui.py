@@ -4,6 +4,8 @@
     process and the app's own launch→ready measure, against `python -c "import textual"` in the same run.
 (b) live validation — in a headless app with the watcher on: a file of an open draft is saved by another
     program, or saved in the app (ctrl+s); delay until the problems panel shows the new error.
+(c) responsiveness — on the jobs screen, key press (cursor up/down) → screen updated, while the app's
+    embedded worker runs two real jobs (50,000-row rosters) and the table refreshes live; and idle.
 Results go to `bench-out/tui.json`; compare ratios across machines, not absolute times.
 """
 
@@ -109,13 +111,104 @@ def measure_live_validation(data_dir: Path) -> dict:
             "app_save_to_problems_s": statistics.median(in_app)}
 
 
+def _job_settings(data_dir: Path):
+    from ade_engine.settings import isolated_settings
+
+    extra: dict = {"max_concurrency": 2}
+    if os.geteuid() == 0:  # jobs run as an unprivileged user (decision 11)
+        from benchmarks.jobs import _job_python
+
+        extra["job_user"] = os.environ.get("ADE_JOB_USER") or "nobody"
+        python = os.environ.get("ADE_JOB_PYTHON") or _job_python(extra["job_user"])
+        if python:
+            extra["job_python"] = python
+    return isolated_settings(data_dir, **extra)
+
+
+async def _key_delays(data_dir: Path, big: Path, samples: int = 40) -> dict:
+    from ade_engine.services import jobs
+    from ade_tui.app import AdeApp
+    from ade_tui.screens.jobs import JobsScreen
+    from ade_tui.settings import explicit_tui_settings
+    from ade_tui.worker_host import SandboxStatus
+
+    app = AdeApp(_job_settings(data_dir), explicit_tui_settings(watch=False, show_times=True),
+                 sandbox_probe=lambda _s: SandboxStatus("standard"))
+    idle, running = [], []
+    async with app.run_test(size=(120, 40)) as pilot:
+        async def until(cond, limit=120.0):
+            end = time.perf_counter() + limit
+            while not cond() and time.perf_counter() < end:
+                await asyncio.sleep(0.01)
+            return cond()
+
+        async def press(into: list[float], key: str) -> None:
+            # The key enters the app's queue like a terminal's would; done when the table's cursor moved
+            # and the next frame was written (the screen's compositor refresh ran). Pilot.press would also wait for
+            # every widget's queue to drain, which measures the harness more than the app.
+            table = app.screen.table
+            before, frames = table.cursor_row, screen_updates[0]
+            start = time.perf_counter()
+            app.post_message(events.Key(key, None))
+            while table.cursor_row == before or screen_updates[0] == frames:
+                await asyncio.sleep(0.001)
+            into.append(time.perf_counter() - start)
+
+        from textual import events
+
+        screen_updates = [0]  # frames the jobs screen wrote to the (headless) terminal
+        await until(lambda: app.workspace_ready and not app.busy)
+        await pilot.press("f3")
+        jobs_screen = app.screen
+        write_frame = jobs_screen._compositor_refresh
+
+        def counted() -> None:
+            write_frame()
+            screen_updates[0] += 1
+
+        jobs_screen._compositor_refresh = counted
+        await until(lambda: isinstance(app.screen, JobsScreen) and app.screen.view is not None)
+        for path in (big, big):
+            jobs.submit_job(app.ws, path, config="member_roster", force=True)
+        app.job_submitted()
+        await until(lambda: app.worker_host.state().slots_busy == 2)
+        keys = ["down", "up"]
+        while app.worker_host.state().slots_busy == 2 and len(running) < samples:
+            await press(running, keys[len(running) % 2])
+            await asyncio.sleep(0.05)
+        await until(lambda: app.worker_host.state().slots_busy == 0)
+        for i in range(samples):
+            await press(idle, keys[i % 2])
+            await asyncio.sleep(0.05)
+        states = [j.status for j in jobs.list_jobs(app.ws)]
+    running.sort()
+    return {"key_to_update_idle_p50_s": statistics.median(idle),
+            "key_to_update_two_jobs_p50_s": statistics.median(running),
+            "key_to_update_two_jobs_p95_s": running[int(0.95 * (len(running) - 1))],
+            "key_to_update_two_jobs_max_s": running[-1], "key_samples_two_jobs": len(running),
+            "jobs_succeeded": states.count("succeeded")}
+
+
+def measure_responsiveness(root: Path, data_dir: Path) -> dict:
+    from benchmarks.generate import generate
+
+    big = generate(root / "in" / "roster_50k.xlsx", 50_000)
+    if os.geteuid() == 0:
+        for p in (root, big.parent, big):
+            p.chmod(0o755 if p.is_dir() else 0o644)
+    return asyncio.run(_key_delays(data_dir, big))
+
+
 def main(out: Path | None = None) -> dict:
     out = out or REPO / "bench-out"
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ade-tui-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         _prepare(data_dir)
-        result = measure_startup(data_dir) | measure_live_validation(data_dir)
+        if os.geteuid() == 0:
+            Path(tmp).chmod(0o711)  # the job user must pass through to the data dir
+        result = measure_startup(data_dir) | measure_live_validation(data_dir) | measure_responsiveness(
+            Path(tmp), data_dir)
     print("workstation:")
     for key, value in result.items():
         print(f"  {key:<30} {value:8.3f}")

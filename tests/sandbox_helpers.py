@@ -202,21 +202,14 @@ JOB_TEST_MODULES = {"test_samples_e2e", "test_cli_run", "test_job_user", "test_j
 
 def _job_python() -> tuple[str | None, str]:
     """An interpreter of this minor version that JOB_USER can execute (this one first), or (None, why)."""
-    from ade_engine.jobs.runtime_site import interpreter_info, unreachable_for
+    from ade_engine.jobs.runtime_site import find_job_python
 
+    found, passed_over = find_job_python(JOB_USER)
+    if found:
+        return found, ""
     major, minor = sys.version_info[:2]
-    tried = []
-    for cand in (sys.executable, f"/usr/bin/python{major}.{minor}", f"/usr/local/bin/python{major}.{minor}"):
-        if not os.path.exists(cand):
-            continue
-        problem = unreachable_for(JOB_USER, os.path.realpath(cand), need="x") or unreachable_for(JOB_USER, cand, need="x")
-        info = {} if problem else interpreter_info(cand)
-        if problem or info.get("error") or tuple(info.get("version", [])[:2]) != (major, minor):
-            tried.append(f"{cand}: {problem or info.get('error') or 'another Python version'}")
-            continue
-        return cand, ""
     return None, (f"running as root, jobs run as {JOB_USER}, and no Python {major}.{minor} it can execute was found "
-                  f"({'; '.join(tried)}); install python{major}.{minor} (apt-get install python{major}.{minor})")
+                  f"({'; '.join(passed_over)}); install python{major}.{minor} (apt-get install python{major}.{minor})")
 
 
 if IS_ROOT:

@@ -266,3 +266,25 @@ def interpreter_error(python: str, why: str) -> AdeError:
     return AdeError(
         f"the job interpreter {python} is not usable: {why}; set ADE_JOB_PYTHON to a Python {major}.{minor} "
         f"(e.g. /usr/bin/python{major}.{minor})", code="runtime_unavailable", details={"python": python})
+
+
+def find_job_python(user: str, candidates: tuple[str, ...] | None = None) -> tuple[str | None, list[str]]:
+    """The first interpreter of this Python minor version that `user` can execute — this one first, then the
+    usual system locations — and, for each one passed over, why. Used by `ade doctor`'s fix text, the test
+    suite and the benchmarks when they run as root (the venv's interpreter may sit under a private home)."""
+    import sys
+
+    major, minor = sys.version_info[:2]
+    if candidates is None:
+        candidates = (sys.executable, f"/usr/bin/python{major}.{minor}", f"/usr/local/bin/python{major}.{minor}")
+    passed_over: list[str] = []
+    for cand in candidates:
+        if not os.path.exists(cand):
+            continue
+        problem = unreachable_for(user, os.path.realpath(cand), need="x") or unreachable_for(user, cand, need="x")
+        info = {} if problem else interpreter_info(cand)
+        if problem or info.get("error") or tuple(info.get("version", [])[:2]) != (major, minor):
+            passed_over.append(f"{cand}: {problem or info.get('error') or 'another Python version'}")
+            continue
+        return cand, passed_over
+    return None, passed_over

@@ -113,15 +113,10 @@ def check_sandbox(ctx: Context) -> Check:
 
 def _usable_python_for(user: str) -> str | None:
     """A Python of this minor version the account can execute (for the fix text)."""
-    from ade_engine.jobs.runtime_site import interpreter_info, unreachable_for
+    from ade_engine.jobs.runtime_site import find_job_python
 
     major, minor = sys.version_info[:2]
-    for cand in (f"/usr/bin/python{major}.{minor}", f"/usr/local/bin/python{major}.{minor}"):
-        if os.path.exists(cand) and unreachable_for(user, cand, need="x") is None:
-            info = interpreter_info(cand)
-            if tuple(info.get("version", [])[:2]) == (major, minor):
-                return cand
-    return None
+    return find_job_python(user, (f"/usr/bin/python{major}.{minor}", f"/usr/local/bin/python{major}.{minor}"))[0]
 
 
 def check_job_user(ctx: Context) -> Check:
