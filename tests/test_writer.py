@@ -125,7 +125,7 @@ def test_column_and_row_limits(tmp_path):
         writer.write_row([1] * 16_385)
     assert exc.value.code == "output_column_limit"
     writer.write_row([1] * 16_384)
-    writer.rows_written = 1_048_576  # as if the sheet were full; writing a million rows here is too slow
+    writer._rows.rows = 1_048_576  # as if the sheet were full; writing a million rows here is too slow
     with pytest.raises(AdeError) as exc:
         writer.write_row([1])
     assert exc.value.code == "output_row_limit" and "1,048,575" in exc.value.message

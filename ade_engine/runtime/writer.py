@@ -42,6 +42,101 @@ class WriterFix:
     kind: str
 
 
+class RowPreparer:
+    """Makes output rows safe to write and says what it changed (pipeline.md §7, writing rules): the Excel
+    row and column limits, control characters, long strings, non-finite floats, time zones, odd types.
+    Its output holds only None, str, bool, int, float, datetime, date, time and timedelta (exact classes)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.max_columns = 0
+
+    def prepare(self, values: Iterable[Any]) -> tuple[list[Any], list[WriterFix]]:
+        values = list(values)
+        if self.rows >= MAX_ROWS:
+            raise AdeError(
+                f"the output would need more than {MAX_ROWS - 1:,} data rows, Excel's limit for one sheet. "
+                "Split the input or filter rows in a hook.",
+                code="output_row_limit", details={"limit": MAX_ROWS - 1},
+            )
+        if len(values) > MAX_COLUMNS:
+            raise AdeError(
+                f"the output would need {len(values):,} columns, over Excel's limit of {MAX_COLUMNS:,}. "
+                "Turn off append_unmapped_columns or disable fields.",
+                code="output_column_limit", details={"limit": MAX_COLUMNS, "columns": len(values)},
+            )
+        fixes: list[WriterFix] = []
+        for col, value in enumerate(values):
+            if value is None:
+                continue
+            cls = value.__class__
+            if cls is str:
+                if _ILLEGAL_XML.search(value) or len(value) > MAX_STRING:
+                    values[col] = _clean_str(value, col, fixes)
+            elif cls is int or cls is bool:
+                pass
+            elif cls is float:
+                if not math.isfinite(value):
+                    values[col] = None
+                    fixes.append(WriterFix(col, "non_finite_float"))
+            else:
+                values[col] = _prepare_other(value, col, fixes)
+        self.rows += 1
+        if len(values) > self.max_columns:
+            self.max_columns = len(values)
+        return values, fixes
+
+
+def _clean_str(value: str, col: int, fixes: list[WriterFix]) -> str:
+    if _ILLEGAL_XML.search(value):
+        value = _ILLEGAL_XML.sub("", value)
+        fixes.append(WriterFix(col, "control_chars_removed"))
+    if len(value) > MAX_STRING:
+        value = value[:MAX_STRING]
+        fixes.append(WriterFix(col, "value_truncated"))
+    return value
+
+
+def _as_text(text: str, col: int, fixes: list[WriterFix]) -> str:
+    fixes.append(WriterFix(col, "bad_value_type"))
+    return _clean_str(text, col, fixes)
+
+
+def _prepare_other(value: Any, col: int, fixes: list[WriterFix]) -> Any:
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is not None and value.utcoffset() is not None:
+            value = value.astimezone(_dt.timezone.utc)
+            fixes.append(WriterFix(col, "timezone_converted"))
+        value = _dt.datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                             value.microsecond)
+        return value if _EXCEL_MIN <= value <= _EXCEL_MAX else _as_text(value.isoformat(), col, fixes)
+    if isinstance(value, _dt.date):
+        value = _dt.date(value.year, value.month, value.day)
+        return value if _EXCEL_MIN.date() <= value else _as_text(value.isoformat(), col, fixes)
+    if isinstance(value, _dt.time):
+        if value.tzinfo is not None:
+            fixes.append(WriterFix(col, "timezone_converted"))
+        return _dt.time(value.hour, value.minute, value.second, value.microsecond)
+    if isinstance(value, _dt.timedelta):
+        return _dt.timedelta(seconds=value.total_seconds())
+    if isinstance(value, bool):  # bool subclasses are rare but possible
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return float(value)
+        fixes.append(WriterFix(col, "non_finite_float"))
+        return None
+    if isinstance(value, str):
+        return _clean_str(str(value), col, fixes)
+    try:
+        text = str(value)
+    except Exception:
+        text = f"<unprintable {type(value).__name__}>"
+    return _as_text(text, col, fixes)
+
+
 class OutputWriter:
     """One-sheet xlsx writer; rows must be written in order (constant memory)."""
 
@@ -53,8 +148,8 @@ class OutputWriter:
         self.partial_path = self.final_path.with_name(self.final_path.name + ".partial")
         if created.tzinfo is not None:
             created = created.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-        self.rows_written = 0
-        self.max_columns = 0
+        self._rows = RowPreparer()
+        self._next_row = 0
         self._closed = False
         self._wb = xlsxwriter.Workbook(str(self.partial_path), {
             "constant_memory": True,
@@ -78,97 +173,42 @@ class OutputWriter:
         """Write the next row (row 1 first); return the fixes applied to its values."""
         if self._closed:
             raise AdeError("the output writer is already closed", code="internal_error")
-        values = list(values)
-        if self.rows_written >= MAX_ROWS:
-            raise AdeError(
-                f"the output would need more than {MAX_ROWS - 1:,} data rows, Excel's limit for one sheet. "
-                "Split the input or filter rows in a hook.",
-                code="output_row_limit", details={"limit": MAX_ROWS - 1},
-            )
-        if len(values) > MAX_COLUMNS:
-            raise AdeError(
-                f"the output would need {len(values):,} columns, over Excel's limit of {MAX_COLUMNS:,}. "
-                "Turn off append_unmapped_columns or disable fields.",
-                code="output_column_limit", details={"limit": MAX_COLUMNS, "columns": len(values)},
-            )
-        row = self.rows_written
-        fixes: list[WriterFix] = []
-        ws = self._ws
+        prepared, fixes = self._rows.prepare(values)
+        self.write_prepared(prepared)
+        return fixes
+
+    @property
+    def rows_written(self) -> int:
+        return self._rows.rows
+
+    @property
+    def max_columns(self) -> int:
+        return self._rows.max_columns
+
+    def write_prepared(self, values: list[Any]) -> None:
+        """Write a row that `RowPreparer.prepare` made safe: only plain types, nothing left to fix."""
+        ws, fmt = self._ws, self._fmt
+        row = self._next_row
+        self._next_row += 1
         for col, value in enumerate(values):
             if value is None:
                 continue
             cls = value.__class__
             if cls is str:
-                ws.write_string(row, col, self._clean_str(value, col, fixes))
+                ws.write_string(row, col, value)
+            elif cls is float or cls is int:
+                ws.write_number(row, col, value)
             elif cls is bool:
                 ws.write_boolean(row, col, value)
-            elif cls is int:
-                ws.write_number(row, col, value)
-            elif cls is float:
-                if math.isfinite(value):
-                    ws.write_number(row, col, value)
-                else:
-                    fixes.append(WriterFix(col, "non_finite_float"))
-            else:
-                self._write_other(row, col, value, fixes)
-        self.rows_written += 1
-        self.max_columns = max(self.max_columns, len(values))
-        return fixes
+            elif cls is _dt.datetime:
+                ws.write_datetime(row, col, value, fmt["datetime"])
+            elif cls is _dt.date:
+                ws.write_datetime(row, col, value, fmt["date"])
+            elif cls is _dt.time:
+                ws.write_datetime(row, col, value, fmt["time"])
+            else:  # timedelta
+                ws.write_number(row, col, value.total_seconds() / 86400, fmt["duration"])
 
-    def _clean_str(self, value: str, col: int, fixes: list[WriterFix]) -> str:
-        if _ILLEGAL_XML.search(value):
-            value = _ILLEGAL_XML.sub("", value)
-            fixes.append(WriterFix(col, "control_chars_removed"))
-        if len(value) > MAX_STRING:
-            value = value[:MAX_STRING]
-            fixes.append(WriterFix(col, "value_truncated"))
-        return value
-
-    def _write_other(self, row: int, col: int, value: Any, fixes: list[WriterFix]) -> None:
-        ws = self._ws
-        if isinstance(value, _dt.datetime):
-            if value.tzinfo is not None and value.utcoffset() is not None:
-                value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-                fixes.append(WriterFix(col, "timezone_converted"))
-            else:
-                value = value.replace(tzinfo=None)
-            if _EXCEL_MIN <= value <= _EXCEL_MAX:
-                ws.write_datetime(row, col, value, self._fmt["datetime"])
-            else:
-                self._write_as_text(row, col, value.isoformat(), fixes)
-        elif isinstance(value, _dt.date):
-            if _EXCEL_MIN.date() <= value:
-                ws.write_datetime(row, col, value, self._fmt["date"])
-            else:
-                self._write_as_text(row, col, value.isoformat(), fixes)
-        elif isinstance(value, _dt.time):
-            if value.tzinfo is not None:
-                value = value.replace(tzinfo=None)
-                fixes.append(WriterFix(col, "timezone_converted"))
-            ws.write_datetime(row, col, value, self._fmt["time"])
-        elif isinstance(value, _dt.timedelta):
-            ws.write_number(row, col, value.total_seconds() / 86400, self._fmt["duration"])
-        elif isinstance(value, bool):  # bool subclasses are rare but possible
-            ws.write_boolean(row, col, bool(value))
-        elif isinstance(value, int):
-            ws.write_number(row, col, int(value))
-        elif isinstance(value, float):
-            if math.isfinite(value):
-                ws.write_number(row, col, float(value))
-            else:
-                fixes.append(WriterFix(col, "non_finite_float"))
-        elif isinstance(value, str):
-            ws.write_string(row, col, self._clean_str(str(value), col, fixes))
-        else:
-            try:
-                text = str(value)
-            except Exception:
-                text = f"<unprintable {type(value).__name__}>"
-            self._write_as_text(row, col, text, fixes)
-
-    def _write_as_text(self, row: int, col: int, text: str, fixes: list[WriterFix]) -> None:
-        fixes.append(WriterFix(col, "bad_value_type"))
-        self._ws.write_string(row, col, self._clean_str(text, col, fixes))
 
     def close(self) -> Path:
         """Finish the workbook and atomically move it to `final_path`."""
