@@ -142,17 +142,19 @@ async def _key_delays(data_dir: Path, big: Path, samples: int = 40) -> dict:
                 await asyncio.sleep(0.01)
             return cond()
 
-        async def press(into: list[float], key: str) -> None:
+        async def press(into: list[float]) -> None:
             # The key enters the app's queue like a terminal's would; done when the table's cursor moved
             # and the next frame was written (the screen's compositor refresh ran). Pilot.press would also wait for
             # every widget's queue to drain, which measures the harness more than the app.
             table = app.screen.table
             before, frames = table.cursor_row, screen_updates[0]
             start = time.perf_counter()
-            app.post_message(events.Key(key, None))
-            while table.cursor_row == before or screen_updates[0] == frames:
+            app.post_message(events.Key("down" if before == 0 else "up", None))
+            while (table.cursor_row == before or screen_updates[0] == frames) and time.perf_counter() - start < 5:
                 await asyncio.sleep(0.001)
             into.append(time.perf_counter() - start)
+            if into[-1] >= 5:
+                print(f"  key {len(into)}: no update within 5 s (cursor {before}→{table.cursor_row})", file=sys.stderr)
 
         from textual import events
 
@@ -171,14 +173,15 @@ async def _key_delays(data_dir: Path, big: Path, samples: int = 40) -> dict:
         for path in (big, big):
             jobs.submit_job(app.ws, path, config="member_roster", force=True)
         app.job_submitted()
-        await until(lambda: app.worker_host.state().slots_busy == 2)
-        keys = ["down", "up"]
+        await until(lambda: app.worker_host.state().slots_busy == 2 and len(jobs_screen.table.rows_by_id) == 2)
+        jobs_screen.table.focus()
+        await pilot.pause()
         while app.worker_host.state().slots_busy == 2 and len(running) < samples:
-            await press(running, keys[len(running) % 2])
+            await press(running)
             await asyncio.sleep(0.05)
         await until(lambda: app.worker_host.state().slots_busy == 0)
-        for i in range(samples):
-            await press(idle, keys[i % 2])
+        for _ in range(samples):
+            await press(idle)
             await asyncio.sleep(0.05)
         states = [j.status for j in jobs.list_jobs(app.ws)]
     running.sort()
