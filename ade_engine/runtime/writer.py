@@ -253,3 +253,202 @@ def _safe_sheet_name(name: str) -> str:
     """Excel sheet names: ≤ 31 chars, none of []:*?/\\, not blank, no leading/trailing apostrophe."""
     cleaned = re.sub(r"[\[\]:*?/\\]", "_", name or "").strip().strip("'")[:31]
     return cleaned or "Sheet1"
+
+
+# ----------------------------------------------------------------------------- writing in a second process
+_BATCH_ROWS = 512
+
+
+class ProcessOutputWriter:
+    """`OutputWriter`'s interface, with the xlsx writing done by a forked child process.
+
+    Writing the workbook is most of a job's time (xlsxwriter builds the sheet XML in Python); a forked
+    writer lets it run on a second core while this process reads, transforms and validates the next rows.
+    Rows are made safe here (`RowPreparer`, so the fixes are known at once) and sent in batches over a pipe;
+    the pipe's small buffer is the back-pressure that keeps memory flat. The child inherits the job's
+    confinement (rlimits, Landlock, seccomp) and dies with it (end of pipe, process group, parent-death
+    signal). Output bytes are the same as `OutputWriter`'s: the same code writes them."""
+
+    def __init__(self, final_path: str | os.PathLike[str], sheet_name: str, created: _dt.datetime, *,
+                 tmpdir: str | os.PathLike[str] | None = None):
+        import multiprocessing
+
+        self.final_path = Path(final_path)
+        self.partial_path = self.final_path.with_name(self.final_path.name + ".partial")
+        self._rows = RowPreparer()
+        self._batch: list[list[Any]] = []
+        self._closed = False
+        ctx = multiprocessing.get_context("fork")
+        rows_out, self._rows_in = ctx.Pipe(duplex=False)
+        self._result_in, result_out = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_writer_child, name="ade-writer", daemon=True,
+                                 args=(rows_out, result_out, self._rows_in, self._result_in, str(self.final_path),
+                                       sheet_name, created, None if tmpdir is None else str(tmpdir)))
+        self._proc.start()
+        rows_out.close()
+        result_out.close()
+
+    @property
+    def rows_written(self) -> int:
+        return self._rows.rows
+
+    @property
+    def max_columns(self) -> int:
+        return self._rows.max_columns
+
+    def write_row(self, values: Iterable[Any]) -> list[WriterFix]:
+        if self._closed:
+            raise AdeError("the output writer is already closed", code="internal_error")
+        prepared, fixes = self._rows.prepare(values)
+        self._batch.append(prepared)
+        if len(self._batch) >= _BATCH_ROWS:
+            self._send(("rows", self._batch))
+            self._batch = []
+        return fixes
+
+    def _send(self, message: tuple) -> None:
+        try:
+            self._rows_in.send(message)
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            raise self._child_failure() from None
+
+    def _child_failure(self, report: tuple | None = None) -> AdeError:
+        """What the writer process reported before it stopped (or that it died without a word)."""
+        self._closed = True
+        if report is None:
+            try:
+                if self._result_in.poll(5):
+                    report = self._result_in.recv()
+            except (EOFError, OSError):
+                pass
+        self._proc.join(5)
+        self.partial_path.unlink(missing_ok=True)
+        if report and report[0] == "error":
+            if report[1] in ("file_size_limit", "memory_limit"):
+                return AdeError(report[2], code=report[1])
+            return AdeError(f"the output writer failed: {report[2]}", code="pipeline_error")
+        return AdeError(f"the output writer process ended unexpectedly (exit {self._proc.exitcode})",
+                        code="pipeline_error")
+
+    def close(self) -> Path:
+        """Send the last rows, let the writer finish the workbook and move it to `final_path`."""
+        if self._closed:
+            return self.final_path
+        if self._batch:
+            self._send(("rows", self._batch))
+            self._batch = []
+        self._send(("close",))
+        try:
+            report = self._result_in.recv()
+        except (EOFError, OSError):
+            report = None
+        if not report or report[0] != "ok":
+            raise self._child_failure(report)
+        self._closed = True
+        self._proc.join()
+        self._rows_in.close()
+        self._result_in.close()
+        return self.final_path
+
+    def abort(self) -> None:
+        """Give up: stop the writer process and remove the partial file."""
+        if not self._closed:
+            self._closed = True
+            try:
+                self._rows_in.send(("abort",))
+            except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
+                pass
+            self._proc.join(5)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join()
+        self.partial_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> "ProcessOutputWriter":
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _writer_child(rows_out: Any, result_out: Any, parent_rows_in: Any, parent_result_in: Any, final: str,
+                  sheet_name: str, created: _dt.datetime, tmpdir: str | None) -> None:
+    """The writer process: write prepared rows until told to close or abort, or until the job is gone."""
+    import errno
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the job's handler only sets a flag this process never reads
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent_rows_in.close()
+    parent_result_in.close()
+    _die_with_parent()
+    writer = None
+    try:
+        writer = OutputWriter(final, sheet_name, created, tmpdir=tmpdir)
+        while True:
+            message = rows_out.recv()
+            kind = message[0]
+            if kind == "rows":
+                for row in message[1]:
+                    writer.write_prepared(row)
+            elif kind == "close":
+                writer.close()
+                result_out.send(("ok",))
+                break
+            else:  # abort
+                writer.abort()
+                break
+    except EOFError:  # the job process is gone: leave nothing behind
+        if writer is not None:
+            writer.abort()
+    except MemoryError:
+        _report(result_out, writer, "memory_limit", "the output writer ran out of memory")
+    except OSError as exc:
+        if exc.errno == errno.EFBIG or "File too large" in str(exc):
+            _report(result_out, writer, "file_size_limit", "a file written by the job exceeds the file size limit")
+        else:
+            _report(result_out, writer, "pipeline_error", f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:  # noqa: BLE001 - reported to the job process, which decides
+        _report(result_out, writer, "pipeline_error", f"{type(exc).__name__}: {exc}")
+    finally:
+        os._exit(0)
+
+
+def _report(result_out: Any, writer: OutputWriter | None, code: str, message: str) -> None:
+    if writer is not None:
+        try:
+            writer.abort()
+        except Exception:
+            pass
+    try:
+        result_out.send(("error", code, message))
+    except Exception:
+        pass
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when the job process dies (a fork does not inherit that setting)."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def open_output_writer(final_path: str | os.PathLike[str], sheet_name: str, created: _dt.datetime, *,
+                       tmpdir: str | os.PathLike[str] | None = None) -> Any:
+    """The writer a job uses: a forked writer process where the OS can fork (Linux), else in-process."""
+    import sys
+
+    if sys.platform.startswith("linux") and hasattr(os, "fork"):
+        return ProcessOutputWriter(final_path, sheet_name, created, tmpdir=tmpdir)
+    return OutputWriter(final_path, sheet_name, created, tmpdir=tmpdir)
