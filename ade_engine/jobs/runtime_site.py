@@ -17,10 +17,12 @@ and a check that it can reach a path (`unreachable_for`).
 
 from __future__ import annotations
 
+import compileall
 import fcntl
 import hashlib
 import importlib.util
 import os
+import py_compile
 import shutil
 import stat
 import tempfile
@@ -81,11 +83,18 @@ def engine_files() -> list[tuple[str, Path]]:
     return files
 
 
+# Bumped when what a runtime folder holds changes (2: precompiled bytecode), so old folders are not reused.
+_LAYOUT = 2
+
+
 def runtime_id() -> str:
     """`<engine_version>-<hash>`: hash over the copied engine sources (paths and bytes) and the module list."""
-    h = hashlib.sha256("\0".join(THIRD_PARTY).encode())
+    h = hashlib.sha256(("\0".join(THIRD_PARTY) + f"\0layout:{_LAYOUT}").encode())
     for rel, src in engine_files():
         h.update(rel.encode() + b"\0" + src.read_bytes() + b"\0")
+    for name in THIRD_PARTY:  # a reinstalled or upgraded library gets a new runtime, never a stale copy
+        src = _module_source(name)
+        h.update(f"{name}\0{src}\0{src.stat().st_mtime_ns}\0".encode())
     h.update(BOOTSTRAP_SOURCE.encode())
     return f"{ENGINE_VERSION}-{h.hexdigest()[:12]}"
 
@@ -141,6 +150,10 @@ def ensure_runtime(data_dir: str | os.PathLike[str]) -> Path:
                 _copy_module(_module_source(name), site)
             # A module imported by a copied package and left out above shows up as an ImportError in the job.
             (tmp / BOOTSTRAP_NAME).write_text(BOOTSTRAP_SOURCE, encoding="utf-8")
+            # Jobs run with -B and a read-only runtime, so they never write bytecode: compile it once here,
+            # or every job would compile pydantic, openpyxl and the engine from source at start-up.
+            compileall.compile_dir(site, quiet=2, workers=1,
+                                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
             _open_up(tmp)
             if target.exists():  # a half-built folder from an old crash (no bootstrap file): replace it
                 shutil.rmtree(target)
