@@ -552,7 +552,7 @@ class _Job:
 
     # ------------------------------------------------------------------ Passes 3–5
     def _passes_3_to_5(self) -> None:
-        from ade_engine.runtime.writer import open_output_writer
+        from ade_engine.runtime.writer import OutputWriter
 
         assert self.art is not None and self.issues is not None
         self.stage = "generate"
@@ -568,9 +568,9 @@ class _Job:
         # The writer's scratch file (the uncompressed sheet XML) goes to tmp/, which finalization removes
         # even when the job is killed.
         scratch = self.job_dir / "tmp"
-        self.writer = open_output_writer(self.job_dir / "normalized.xlsx", w["output_sheet"],
-                                         _parse_ts(self.started_at).replace(tzinfo=None),
-                                         tmpdir=scratch if scratch.is_dir() else None)
+        self.writer = OutputWriter(self.job_dir / "normalized.xlsx", w["output_sheet"],
+                                   _parse_ts(self.started_at).replace(tzinfo=None),
+                                   tmpdir=scratch if scratch.is_dir() else None)
         loop = StreamLoop(registry=self.registry, runner=self.runner, errors=self.errors, plan=plan,
                           writer=self.writer, issues=self.issues, chunk_rows=int(w["chunk_rows"]),
                           in_memory=w["mode"] == "in_memory", redactor=self.redactor if self.redactor else None,
