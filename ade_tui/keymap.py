@@ -14,13 +14,15 @@ def _classes():
     from ade_tui.screens.diff_preview import DiffPreviewDialog
     from ade_tui.screens.help import HelpScreen
     from ade_tui.screens.history import HistoryDialog
+    from ade_tui.screens.job_detail import JobDetailScreen
     from ade_tui.screens.jobs import JobsScreen
     from ade_tui.screens.package import PackageScreen
     from ade_tui.screens.prompt import PromptDialog
     from ade_tui.screens.secrets import SecretsScreen
+    from ade_tui.screens.submit import SubmitDialog
 
-    return (AdeApp, ConfigsScreen, PackageScreen, JobsScreen, SecretsScreen, HelpScreen, HistoryDialog,
-            DiffPreviewDialog, ConfirmDialog, PromptDialog)
+    return (AdeApp, ConfigsScreen, PackageScreen, JobsScreen, JobDetailScreen, SubmitDialog, SecretsScreen,
+            HelpScreen, HistoryDialog, DiffPreviewDialog, ConfirmDialog, PromptDialog)
 
 
 def known_bindings() -> Iterator[tuple[str, Binding]]:

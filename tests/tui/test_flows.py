@@ -259,4 +259,4 @@ async def test_status_bar_warns_below_standard(make_app):
         await settle(pilot)
         label = app.screen.query_one("#sb-sandbox")
         assert "sandbox: ⚠ basic" in str(label.render()) and label.has_class("-warning")
-        assert "worker: no worker" in str(app.screen.query_one("#sb-worker").render())
+        assert "worker: embedded 0/2 busy" in str(app.screen.query_one("#sb-worker").render())
