@@ -12,8 +12,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# As root, jobs must run as an unprivileged account (spec decision 11): the demo uses `nobody`, an interpreter
+# that account can execute, and a data dir it can reach (./.ade-data), unless ADE_JOB_USER is set already.
 run: $(STAMP)
-	$(BIN)/ade
+	@if [ "$$(id -u)" = 0 ] && [ -z "$$ADE_JOB_USER" ]; then \
+	  py=$$($(BIN)/python -c 'from ade_engine.jobs.runtime_site import find_job_python as f; print(f("nobody")[0] or "")'); \
+	  export ADE_JOB_USER=nobody ADE_DATA_DIR="$${ADE_DATA_DIR:-$(CURDIR)/.ade-data}"; \
+	  if [ -n "$$py" ]; then export ADE_JOB_PYTHON="$$py"; fi; \
+	  echo "running as root: jobs run as 'nobody', data in $$ADE_DATA_DIR"; \
+	  exec $(BIN)/ade; \
+	fi; \
+	exec $(BIN)/ade
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
