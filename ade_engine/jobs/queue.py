@@ -62,7 +62,6 @@ def write_transaction(ws: Any) -> Iterator[Session]:
 # ----------------------------------------------------------------------------------------- claims
 def claim(ws: Any, worker_id: str, lease_seconds: int) -> Job | None:
     """Take the oldest queued job (FIFO by `queued_at`) for `worker_id`, or None when the queue is empty."""
-    now = utcnow()
     with write_transaction(ws) as session:
         q = (select(Job).where(Job.status == "queued", Job.workspace_id == ws.workspace_id)
              .order_by(Job.queued_at, Job.job_id).limit(1))
@@ -71,6 +70,9 @@ def claim(ws: Any, worker_id: str, lease_seconds: int) -> Job | None:
         job = session.scalars(q).first()
         if job is None:
             return None
+        # Read the clock once the write lock is held: taken before it, a job submitted while this worker
+        # waited for the lock would look started before it was queued.
+        now = utcnow()
         res = session.execute(
             update(Job).where(Job.job_id == job.job_id, Job.status == "queued").values(
                 status="running", started_at=now, worker_id=worker_id, heartbeat_at=now,
