@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from ade_engine.services.configs import Diagnostic
+if TYPE_CHECKING:
+    from ade_engine.services.configs import Diagnostic
 
 
 @dataclass

@@ -11,13 +11,15 @@ import asyncio
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.message_pump import MessagePump
 from watchfiles import DefaultFilter, awatch
 
-from ade_engine.services import configs
-from ade_engine.services.configs import Diagnostic
 from ade_tui.messages import FilesChangedOnDisk, ValidationDone
+
+if TYPE_CHECKING:
+    from ade_engine.services.configs import Diagnostic
 
 # Atomic writes go through `.name.<pid>.tmp` (drafts service) or editor swap files: not changes yet.
 _TEMP = re.compile(r"^\..*\.tmp$|\.sw[a-p]$|~$|^\.#|^4913$")
@@ -46,9 +48,12 @@ async def watch_package(
     version_id: str,
     debounce_ms: int = 150,
     stop: asyncio.Event | None = None,
-    validate: Callable[[Path], list[Diagnostic]] = configs.validate_dir,
+    validate: Callable[[Path], list[Diagnostic]] | None = None,
 ) -> None:
-    """Watch `pkg` until cancelled (or `stop` is set); post `FilesChangedOnDisk` then `ValidationDone`."""
+    """Watch `pkg` until cancelled (or `stop` is set); post `FilesChangedOnDisk` then `ValidationDone`.
+    `validate` defaults to `services.configs.validate_dir`."""
+    if validate is None:
+        from ade_engine.services.configs import validate_dir as validate
     async for changes in awatch(pkg, watch_filter=PackageFilter(), debounce=debounce_ms, step=25, stop_event=stop):
         paths = relative_paths(pkg, {p for _, p in changes})
         if not paths:

@@ -11,8 +11,6 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from ade_engine.services import configs
-from ade_engine.services.configs import ConfigDetail
 from ade_tui.messages import ConfigsChanged
 from ade_tui.screens.confirm import ConfirmDialog
 from ade_tui.screens.history import HistoryDialog
@@ -21,10 +19,14 @@ from ade_tui.widgets.config_table import ConfigTable, row_for
 from ade_tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from ade_engine.services import configs
+    from ade_engine.services.configs import ConfigDetail
     from ade_tui.app import AdeApp
 
 
 def load_details(ws) -> list[ConfigDetail]:
+    from ade_engine.services import configs
+
     return [configs.show_config(ws, c.config_id) for c in configs.list_configs(ws, include_archived=True)]
 
 
@@ -154,6 +156,8 @@ class ConfigsScreen(Screen[None]):
         self.app.open_package(detail.config_id, ref)
 
     def action_new(self) -> None:
+        from ade_engine.services import configs
+
         def answered(values: dict[str, str] | None) -> None:
             if not values or not values["config_id"]:
                 return
@@ -173,6 +177,8 @@ class ConfigsScreen(Screen[None]):
         self.app.open_package(config_id, version_id)
 
     def action_clone(self) -> None:
+        from ade_engine.services import configs
+
         detail = self._selected()
         if detail is None:
             return
@@ -198,6 +204,8 @@ class ConfigsScreen(Screen[None]):
         ], submit="Clone"), answered)
 
     def action_import_package(self) -> None:
+        from ade_engine.services import configs
+
         def answered(values: dict[str, str] | None) -> None:
             if not values or not values["source"]:
                 return
@@ -213,6 +221,8 @@ class ConfigsScreen(Screen[None]):
         ], submit="Import"), answered)
 
     def action_export(self) -> None:
+        from ade_engine.services import configs
+
         detail = self._selected()
         if detail is None:
             return
@@ -249,6 +259,8 @@ class ConfigsScreen(Screen[None]):
         self.app.activate_flow(detail.config_id, detail.latest_published_id)
 
     def action_archive(self) -> None:
+        from ade_engine.services import configs
+
         detail = self._selected()
         if detail is None:
             return
@@ -268,6 +280,8 @@ class ConfigsScreen(Screen[None]):
                                            default="no"), answered)
 
     def action_history(self) -> None:
+        from ade_engine.services import configs
+
         detail = self._selected()
         if detail is None:
             return

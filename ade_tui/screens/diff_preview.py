@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -9,7 +11,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from ade_engine.services.drafts import DraftDiff
+if TYPE_CHECKING:
+    from ade_engine.services.drafts import DraftDiff
+
 
 MAX_DIFF_LINES = 2000  # a preview, not an archive: the rest is summarized
 

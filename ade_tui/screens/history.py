@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,7 +12,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label
 
-from ade_engine.services.configs import VersionInfo
+if TYPE_CHECKING:
+    from ade_engine.services.configs import VersionInfo
 
 
 class HistoryDialog(ModalScreen[tuple[str, str] | None]):

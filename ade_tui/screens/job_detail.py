@@ -17,8 +17,6 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
 from ade_engine.errors import AdeError
-from ade_engine.services import configs, jobs
-from ade_engine.services.jobs import JobDetail, JobProgress, OutputPreview as Window
 from ade_tui.widgets.artifact_tree import ArtifactTree
 from ade_tui.widgets.events_view import EventsView
 from ade_tui.widgets.job_table import STATE_MARKS, duration_text, issues_text
@@ -26,16 +24,20 @@ from ade_tui.widgets.output_preview import PAGE, OutputPreview
 from ade_tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from ade_engine.services import configs, jobs
+    from ade_engine.services.jobs import JobDetail, JobProgress, OutputPreview as Window
     from ade_tui.app import AdeApp
 
 POLL_S = 0.5
 TABS = ("summary", "events", "artifact", "output")
 
 
-Loaded = tuple[JobDetail, JobProgress, list[dict[str, Any]], int, int, str]
+Loaded = tuple["JobDetail", "JobProgress", list[dict[str, Any]], int, int, str]
 
 
 def version_label(ws: Any, info: JobDetail) -> str:
+    from ade_engine.services import configs
+
     if info.config_version_id.startswith("draft:"):
         return f"{info.config_id}@draft"
     try:
@@ -46,6 +48,8 @@ def version_label(ws: Any, info: JobDetail) -> str:
 
 def load_detail(ws: Any, job_id: str, offset: int) -> Loaded:
     """The job with its diagnostics, its progress, and its events from byte `offset` (and where they end)."""
+    from ade_engine.services import jobs
+
     detail = jobs.show_job(ws, job_id)
     try:
         events, end = jobs.read_events(ws, job_id, offset)
@@ -200,6 +204,8 @@ class JobDetailScreen(Screen[None]):
             self.query_one(focus).focus()
 
     def _load_tab(self, tab: str) -> None:
+        from ade_engine.services import jobs
+
         d = self.detail
         if d is None or tab not in ("artifact", "output") or self._loaded.get(tab) == d.status:
             return
@@ -230,6 +236,8 @@ class JobDetailScreen(Screen[None]):
             "" if status != "running" else "The job is running: this is the artifact as last saved.")
 
     def _read_output(self, offset: int) -> None:
+        from ade_engine.services import jobs
+
         self.app.call_service("preview-output", "reading normalized.xlsx", jobs.preview_output, self.app.ws,
                               self.job_id, PAGE, offset, on_done=self._show_output,
                               on_error=lambda e: self.query_one("#output-note", Static).update(e.message))
@@ -252,6 +260,8 @@ class JobDetailScreen(Screen[None]):
         self.reload()
 
     def action_cancel_job(self) -> None:
+        from ade_engine.services import jobs
+
         d = self.detail
         if d is None or d.terminal:
             self.app.notify(f"Job is already {d.status}." if d else "Still loading.", severity="warning")
@@ -262,6 +272,8 @@ class JobDetailScreen(Screen[None]):
                                                                  f"Cancelled {j.job_id[:10]}"), self.reload()))
 
     def action_retry(self) -> None:
+        from ade_engine.services import jobs
+
         d = self.detail
         if d is None:
             return
@@ -275,6 +287,8 @@ class JobDetailScreen(Screen[None]):
                               on_done=done)
 
     def action_pin(self) -> None:
+        from ade_engine.services import jobs
+
         d = self.detail
         if d is None:
             return

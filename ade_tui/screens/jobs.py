@@ -18,12 +18,12 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker
 
 from ade_engine.errors import AdeError
-from ade_engine.services import configs, jobs
-from ade_engine.services.jobs import JobInfo, JobProgress
 from ade_tui.widgets.job_table import JobTable, row_for
 from ade_tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from ade_engine.services import configs, jobs
+    from ade_engine.services.jobs import JobInfo, JobProgress
     from ade_tui.app import AdeApp
 
 POLL_S = 0.5  # while jobs are active
@@ -53,6 +53,8 @@ class JobsLoader:
     _labels: dict[str, str] = field(default_factory=dict)
 
     def label(self, info: JobInfo) -> str:
+        from ade_engine.services import configs
+
         vid = info.config_version_id
         if vid not in self._labels:
             if vid.startswith("draft:"):
@@ -65,6 +67,8 @@ class JobsLoader:
         return self._labels[vid]
 
     def load(self, status: str | None, config: str | None) -> JobsView:
+        from ade_engine.services import jobs
+
         listed = jobs.list_jobs(self.ws, status=status, limit=LIST_LIMIT)
         shown = [j for j in listed if config is None or j.config_id == config]
         progress: dict[str, JobProgress] = {}
@@ -262,6 +266,7 @@ class JobsScreen(Screen[None]):
 
     def submit(self, request: Any) -> None:
         """Queue a job (registering the file first when it is a path), then show it selected."""
+        from ade_engine.services import jobs
 
         def done(result: jobs.SubmitResult) -> None:
             self.app.job_submitted()
@@ -277,6 +282,8 @@ class JobsScreen(Screen[None]):
                               network=request.network, on_done=done)
 
     def action_cancel_job(self) -> None:
+        from ade_engine.services import jobs
+
         info = self._job()
         if info is None:
             return
@@ -289,6 +296,8 @@ class JobsScreen(Screen[None]):
                                                                            f"Cancelled {j.job_id[:10]}"))
 
     def action_retry(self) -> None:
+        from ade_engine.services import jobs
+
         info = self._job()
         if info is None:
             return
@@ -301,6 +310,8 @@ class JobsScreen(Screen[None]):
                               on_done=done)
 
     def action_pin(self) -> None:
+        from ade_engine.services import jobs
+
         info = self._job()
         if info is None:
             return

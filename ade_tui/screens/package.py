@@ -17,9 +17,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TextArea
 
 from ade_engine.errors import AdeError
-from ade_engine.services import configs, drafts
-from ade_engine.services.configs import Diagnostic, VersionInfo
-from ade_engine.services.drafts import FileContent, FileEntry, SaveResult
 from ade_tui.messages import FilesChangedOnDisk, ValidationDone
 from ade_tui.screens.confirm import ConfirmDialog
 from ade_tui.watch import watch_package
@@ -29,12 +26,17 @@ from ade_tui.widgets.problems import ProblemsPanel, summary
 from ade_tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from ade_engine.services import configs, drafts
+    from ade_engine.services.configs import Diagnostic, VersionInfo
+    from ade_engine.services.drafts import FileContent, FileEntry, SaveResult
     from ade_tui.app import AdeApp
 
 FIRST_FILE = "manifest.json"
 
 
 def load_package(ws, version_id: str) -> tuple[VersionInfo, list[FileEntry]]:
+    from ade_engine.services import configs, drafts
+
     return configs.get_version(ws, version_id), drafts.list_files(ws, version_id)
 
 
@@ -140,6 +142,8 @@ class PackageScreen(Screen[None]):
         self._read(path, line)
 
     def _read(self, path: str, line: int | None = None, *, keep_cursor: bool = False) -> None:
+        from ade_engine.services import drafts
+
         def done(content: FileContent) -> None:
             editor = self.editor
             cursor = editor.cursor_location
@@ -175,6 +179,8 @@ class PackageScreen(Screen[None]):
         self._save()
 
     def _save(self, then=None, expected_hash: str | None | object = ...) -> None:
+        from ade_engine.services import drafts
+
         editor = self.editor
         if not self.is_draft or editor.path is None:
             self.notify("This version is read-only; ctrl+n makes a new draft from it.", severity="warning")
@@ -231,6 +237,8 @@ class PackageScreen(Screen[None]):
     # ------------------------------------------------------------------------------- live validation
 
     def on_files_changed_on_disk(self, message: FilesChangedOnDisk) -> None:
+        from ade_engine.services import drafts
+
         if message.config_version_id != self.version_id:
             return
         self.app.call_service("list-files", "listing files", drafts.list_files, self.app.ws, self.version_id,
@@ -282,6 +290,8 @@ class PackageScreen(Screen[None]):
         self._show_status()
 
     def run_validation(self, source: str) -> None:
+        from ade_engine.services import configs
+
         self.validation = "validating…"
         self._show_status()
         self.app.call_service(f"validate {self.version_id}", "validating", configs.validate_version, self.app.ws,
@@ -315,6 +325,8 @@ class PackageScreen(Screen[None]):
                               after=lambda: self.app.switch_screen(PackageScreen(self.config_id, self.version_id)))
 
     def action_new_draft(self) -> None:
+        from ade_engine.services import configs
+
         if self.is_draft:
             self.notify("This is already a draft.")
             return

@@ -15,18 +15,20 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
 
-from ade_engine.services import secrets as secrets_service
-from ade_engine.services.secrets import AuditEntry, SecretInfo
 from ade_tui.screens.confirm import ConfirmDialog
 from ade_tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from ade_engine.services import secrets as secrets_service
+    from ade_engine.services.secrets import AuditEntry, SecretInfo
     from ade_tui.app import AdeApp
 
 COLUMNS = ("Name", "Scope", "Version", "Key", "Set by", "Set at", "Last used", "Requested by", "Status")
 
 
 def load(ws: Any) -> tuple[list[SecretInfo], str]:
+    from ade_engine.services import secrets as secrets_service
+
     return secrets_service.list_secrets(ws), secrets_service.key_source(ws.settings)
 
 
@@ -218,6 +220,8 @@ class SecretsScreen(Screen[None]):
     # ------------------------------------------------------------------------------- actions
 
     def action_set_secret(self) -> None:
+        from ade_engine.services import secrets as secrets_service
+
         current = self._selected()
         name = current.name if current else ""
         config = current.config_id if current else None
@@ -234,6 +238,8 @@ class SecretsScreen(Screen[None]):
         self.app.push_screen(SetSecretDialog(name, config), chosen)
 
     def action_delete_secret(self) -> None:
+        from ade_engine.services import secrets as secrets_service
+
         item = self._selected()
         if item is None or item.version is None:
             self.app.notify("select a secret that has a value to delete", severity="warning")
@@ -253,6 +259,8 @@ class SecretsScreen(Screen[None]):
                                            default="keep", danger={"delete"}), answered)
 
     def action_audit(self) -> None:
+        from ade_engine.services import secrets as secrets_service
+
         def show(entries: list[AuditEntry]) -> None:
             self.app.push_screen(AuditDialog(entries, time_text=self.app.time_text))
 

@@ -15,9 +15,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
-from ade_engine.services import configs, documents
 
 if TYPE_CHECKING:
+    from ade_engine.services import configs, documents
     from ade_tui.app import AdeApp
 
 NETWORK = [("as the config's manifest says", "default"), ("allow network", "allow"), ("deny network", "deny")]
@@ -44,6 +44,8 @@ class SubmitChoices:
 
 
 def load_choices(ws: Any) -> SubmitChoices:
+    from ade_engine.services import configs, documents
+
     docs = [(f"{d.original_name} · {d.document_id[:10]}", d.document_id) for d in documents.list_documents(ws)]
     active = configs.active_version(ws)
     options = []

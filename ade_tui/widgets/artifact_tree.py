@@ -7,13 +7,15 @@ holds cell values or secrets).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from ade_engine.runtime.artifact import Artifact, Issue, Mapping, Table
+if TYPE_CHECKING:
+    from ade_engine.runtime.artifact import Artifact, Issue, Mapping, Table
+
 
 UNMAPPED_REASONS = {
     "unmapped_no_signal": "no detector scored it",

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.widgets import DataTable
 
-from ade_engine.services.configs import ConfigDetail
+if TYPE_CHECKING:
+    from ade_engine.services.configs import ConfigDetail
+
 
 # Title last: at 80 columns it is the one that may be cut.
 COLUMNS = (("config", "Config"), ("status", "Status"), ("active", "Active"), ("validation", "Validation"),

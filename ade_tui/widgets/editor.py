@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.widgets import TextArea
 
-from ade_engine.services.drafts import FileContent
+if TYPE_CHECKING:
+    from ade_engine.services.drafts import FileContent
+
 
 LANGUAGES = {".py": "python", ".json": "json", ".md": "markdown", ".toml": "toml", ".txt": None}
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.widgets import DataTable
 
-from ade_engine.services.jobs import JobInfo, JobProgress
+if TYPE_CHECKING:
+    from ade_engine.services.jobs import JobInfo, JobProgress
+
 
 # Duration last but one and input last: at 80 columns the input name is the one that may be cut.
 COLUMNS = (("id", "Id"), ("state", "State"), ("config", "Config"), ("progress", "Passes"), ("rows", "Rows"),

@@ -7,12 +7,14 @@ the last loaded row, and its screen reads it with `services.jobs.preview_output`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 from textual.widgets import DataTable
 
-from ade_engine.services.jobs import OutputPreview as Window
+if TYPE_CHECKING:
+    from ade_engine.services.jobs import OutputPreview as Window
+
 
 PAGE = 200
 MAX_WIDTH = 40  # characters per column; longer values are cut in the preview

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 from textual.widgets import DataTable
 
-from ade_engine.services.configs import Diagnostic
+if TYPE_CHECKING:
+    from ade_engine.services.configs import Diagnostic
+
 
 _RANK = {"error": 0, "warning": 1}
 
