@@ -192,6 +192,13 @@ class AdeApp(App[int]):
             return ""
         return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
+    def workspace_or_notify(self) -> bool:
+        """False (and a notice) while the workspace is still opening: for actions that need no selection."""
+        if self.ws is None:
+            self.notify("The workspace is still opening; try again in a moment.", severity="warning")
+            return False
+        return True
+
     def show_error(self, exc: AdeError, *, timeout: float = 10) -> None:
         self.notify(exc.message, title=exc.code, severity="error", timeout=timeout, markup=False)
 

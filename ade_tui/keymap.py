@@ -36,6 +36,8 @@ def known_bindings() -> Iterator[tuple[str, Binding]]:
 
 
 def unknown_ids(keymap: dict[str, str]) -> list[str]:
+    if not keymap:  # nothing to check: do not import every screen at start-up
+        return []
     known = {b.id for _, b in known_bindings()}
     return sorted(k for k in keymap if k not in known)
 

@@ -156,6 +156,8 @@ class ConfigsScreen(Screen[None]):
         self.app.open_package(detail.config_id, ref)
 
     def action_new(self) -> None:
+        if not self.app.workspace_or_notify():
+            return
         from ade_engine.services import configs
 
         def answered(values: dict[str, str] | None) -> None:
@@ -204,6 +206,8 @@ class ConfigsScreen(Screen[None]):
         ], submit="Clone"), answered)
 
     def action_import_package(self) -> None:
+        if not self.app.workspace_or_notify():
+            return
         from ade_engine.services import configs
 
         def answered(values: dict[str, str] | None) -> None:

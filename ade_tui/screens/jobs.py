@@ -256,6 +256,8 @@ class JobsScreen(Screen[None]):
             self.app.push_screen(JobDetailScreen(info.job_id))
 
     def action_submit(self) -> None:
+        if not self.app.workspace_or_notify():
+            return
         from ade_tui.screens.submit import SubmitDialog, SubmitRequest
 
         def chosen(request: SubmitRequest | None) -> None:
