@@ -65,6 +65,9 @@ class PackageScreen(Screen[None]):
         self.files: list[str] = []
         self.validation = "validating…"
         self._stale = False  # the open file changed on disk while the editor had unsaved changes
+        # Validations finish out of order (a full one with dynamic checks takes longer than the static check
+        # of a save): each request takes a number, and only the newest one's result is shown.
+        self._validation_seq = 0
 
     # ------------------------------------------------------------------------------- layout
 
@@ -187,11 +190,13 @@ class PackageScreen(Screen[None]):
             return
         path, text = editor.path, editor.text
         expected = editor.sha256 if expected_hash is ... else expected_hash
+        seq = self._next_validation()
 
         def done(result: SaveResult) -> None:
             editor.mark_saved(result.sha256, text)
             self._stale = False
-            self.show_problems(result.diagnostics, "save")
+            if seq == self._validation_seq:
+                self.show_problems(result.diagnostics, "save")
             self.notify(f"Saved {path}", timeout=2)
             if then:
                 then()
@@ -276,7 +281,12 @@ class PackageScreen(Screen[None]):
 
     def on_validation_done(self, message: ValidationDone) -> None:
         if message.config_version_id == self.version_id:
+            self._next_validation()  # the file as it is on disk now: newer than anything still in flight
             self.show_problems(message.diagnostics, message.source)
+
+    def _next_validation(self) -> int:
+        self._validation_seq += 1
+        return self._validation_seq
 
     def show_problems(self, diagnostics: list[Diagnostic], source: str) -> None:
         self.problems.show(diagnostics)
@@ -294,8 +304,14 @@ class PackageScreen(Screen[None]):
 
         self.validation = "validating…"
         self._show_status()
+        seq = self._next_validation()
+
+        def done(report) -> None:
+            if seq == self._validation_seq:
+                self.show_problems(report.diagnostics, source)
+
         self.app.call_service(f"validate {self.version_id}", "validating", configs.validate_version, self.app.ws,
-                              self.version_id, on_done=lambda report: self.show_problems(report.diagnostics, source))
+                              self.version_id, on_done=done)
 
     def action_validate(self) -> None:
         self.run_validation("full")

@@ -10,6 +10,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from ade_tui.widgets.inputs import AppInput
+
 
 @dataclass(frozen=True)
 class PromptField:
@@ -33,7 +35,7 @@ class PromptDialog(ModalScreen[dict[str, str] | None]):
             yield Label(self._title, classes="dialog-title")
             for field in self._fields:
                 yield Label(field.label, classes="field-label")
-                yield Input(field.value, placeholder=field.placeholder, id=f"field-{field.name}")
+                yield AppInput(field.value, placeholder=field.placeholder, id=f"field-{field.name}")
             if self._note:
                 yield Label(self._note, classes="dialog-note")
             with Horizontal(classes="dialog-buttons"):

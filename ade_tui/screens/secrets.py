@@ -16,6 +16,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
 
 from ade_tui.screens.confirm import ConfirmDialog
+from ade_tui.widgets.inputs import AppInput
 from ade_tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -50,11 +51,11 @@ class SetSecretDialog(ModalScreen[tuple[str, str | None, str] | None]):
         with Vertical(classes="dialog"):
             yield Label("Set a secret", classes="dialog-title")
             yield Label("Name (A-Z, 0-9, _)", classes="field-label")
-            yield Input(self._name, placeholder="PRICEBOOK_TOKEN", id="secret-name")
+            yield AppInput(self._name, placeholder="PRICEBOOK_TOKEN", id="secret-name")
             yield Label("Config (empty = whole workspace)", classes="field-label")
-            yield Input(self._config, placeholder="config id", id="secret-config")
+            yield AppInput(self._config, placeholder="config id", id="secret-config")
             yield Label("Value (hidden; 8–4096 characters)", classes="field-label")
-            yield Input(password=True, id="secret-value")
+            yield AppInput(password=True, id="secret-value")
             yield Label("The value is encrypted at once and never shown again.", classes="dialog-note")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Set", id="submit", variant="primary")

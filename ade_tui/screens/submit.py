@@ -15,6 +15,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
+from ade_tui.widgets.inputs import AppInput
+
 
 if TYPE_CHECKING:
     from ade_engine.services import configs, documents
@@ -72,11 +74,11 @@ class SubmitDialog(ModalScreen[SubmitRequest | None]):
             yield Label("Document already stored", classes="field-label")
             yield Select([], prompt="— none: use a file from disk —", id="submit-document")
             yield Label("…or a file from disk (.xlsx, .xlsm, .csv)", classes="field-label")
-            yield Input(placeholder="path/to/file.xlsx", id="submit-path")
+            yield AppInput(placeholder="path/to/file.xlsx", id="submit-path")
             yield Label("Config", classes="field-label")
             yield Select([], prompt="the active config", id="submit-config")
             yield Label("Version (blank: active, else newest published; N, latest, draft)", classes="field-label")
-            yield Input(placeholder="active", id="submit-version")
+            yield AppInput(placeholder="active", id="submit-version")
             yield Select(NETWORK, value="default", allow_blank=False, id="submit-network")
             yield Checkbox("Run again even if an identical job exists (force)", id="submit-force")
             yield Label("", id="submit-error", classes="dialog-note")

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tui_support import settle
+from tui_support import settle, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for sandbox_helpers
 from sandbox_helpers import IS_ROOT, JOB_PYTHON, NO_JOB_PYTHON  # noqa: E402
@@ -40,6 +40,10 @@ async def _draft_with_problem(pilot):
     await pilot.press("ctrl+s")
     await settle(pilot)
     await pilot.app.workers.wait_for_complete()
+    # The save's problems reach the panel in a callback; the table sizes its columns on a later refresh.
+    assert await wait_for(pilot, lambda: screen.problems.row_count > 0 and "save" in screen.validation
+                          and max(c.content_width for c in screen.problems.columns.values()) > len("Message"))
+    await pilot.pause()
     await pilot.pause()
 
 
