@@ -95,3 +95,18 @@ def run_ade(tmp_path_factory, repo_root):
                               timeout=timeout)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _no_os_keyring():
+    """No test reaches the machine's OS keyring: whether one answers depends on the machine (a desktop
+    session, a D-Bus left running), so key-source behaviour would too. Tests that need a keyring install a
+    fake one on top (tests/secrets*/conftest.py)."""
+    import keyring
+    import keyring.core
+    from keyring.backends import fail
+
+    saved = keyring.core._keyring_backend
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.core._keyring_backend = saved
