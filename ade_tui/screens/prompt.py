@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from ade_tui.screens.form_keys import FormKeys
 from ade_tui.widgets.inputs import AppInput
 
 
@@ -21,7 +22,7 @@ class PromptField:
     placeholder: str = ""
 
 
-class PromptDialog(ModalScreen[dict[str, str] | None]):
+class PromptDialog(FormKeys, ModalScreen[dict[str, str] | None]):
     """Enter moves to the next field and submits from the last; Escape cancels."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
@@ -41,22 +42,6 @@ class PromptDialog(ModalScreen[dict[str, str] | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self._submit, id="submit", variant="primary")
                 yield Button("Cancel", id="cancel")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        inputs = list(self.query(Input))
-        index = inputs.index(event.input)
-        if index + 1 < len(inputs):
-            inputs[index + 1].focus()
-        else:
-            self._finish()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "submit":
-            self._finish()
-        else:
-            self.dismiss(None)
 
     def _finish(self) -> None:
         self.dismiss({f.name: self.query_one(f"#field-{f.name}", Input).value.strip() for f in self._fields})

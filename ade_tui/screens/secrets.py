@@ -16,6 +16,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
 
 from ade_tui.screens.confirm import ConfirmDialog
+from ade_tui.screens.form_keys import FormKeys
 from ade_tui.widgets.inputs import AppInput
 from ade_tui.widgets.status_bar import StatusBar
 
@@ -38,7 +39,7 @@ def without_data_dir(text: str, data_dir: Any, label: str) -> str:
     return text.replace(str(data_dir), label) if label else text
 
 
-class SetSecretDialog(ModalScreen[tuple[str, str | None, str] | None]):
+class SetSecretDialog(FormKeys, ModalScreen[tuple[str, str | None, str] | None]):
     """Name, optional config scope, and a masked value. Dismisses (name, config_id, value) or None."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
@@ -63,22 +64,6 @@ class SetSecretDialog(ModalScreen[tuple[str, str | None, str] | None]):
 
     def on_mount(self) -> None:
         self.query_one("#secret-value" if self._name else "#secret-name", Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        inputs = list(self.query(Input))
-        index = inputs.index(event.input)
-        if index + 1 < len(inputs):
-            inputs[index + 1].focus()
-        else:
-            self._finish()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "submit":
-            self._finish()
-        else:
-            self.dismiss(None)
 
     def _finish(self) -> None:
         value_input = self.query_one("#secret-value", Input)
