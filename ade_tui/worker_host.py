@@ -125,12 +125,9 @@ class JobWorkerHost:
     def poll(self) -> None:
         if self._mode != "external":
             return
-        from ade_engine.jobs import queue  # the heartbeat files are the only record of a standalone worker
+        from ade_engine.services.jobs import external_worker_slots
 
-        live = [w for w in queue.live_workers(self.settings) if w.get("mode") == "standalone"]
-        busy = sum(int(w.get("busy") or 0) for w in live)
-        total = sum(int(w.get("slots") or 0) for w in live)
-        self._external = (busy, total)
+        self._external = external_worker_slots(self.settings)
 
     def wake(self) -> None:
         if self._embedded is not None:

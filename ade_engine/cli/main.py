@@ -32,11 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
-    if handler is None:
-        if sys.stdin.isatty() and sys.stdout.isatty():
-            from ade_tui.app import main as workstation  # lazy: the engine never imports Textual
-
-            return workstation([])
+    if handler is None:  # `ade` alone on a terminal opens the workstation: see ade_tui/launch.py
         parser.print_help()
         return 0
     try:

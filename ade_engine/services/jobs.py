@@ -495,6 +495,14 @@ def external_worker_running(ws: Workspace) -> bool:
     return is_external_worker_running(ws)
 
 
+def external_worker_slots(settings: Any) -> tuple[int, int]:
+    """(busy, total) slots of the live standalone `ade worker` processes (their heartbeat files)."""
+    from ade_engine.jobs import queue
+
+    live = [w for w in queue.live_workers(settings) if w.get("mode") == "standalone"]
+    return sum(int(w.get("busy") or 0) for w in live), sum(int(w.get("slots") or 0) for w in live)
+
+
 # ----------------------------------------------------------------------------------------- viewing (TUI)
 class JobProgress(BaseModel):
     """What a job list shows beyond the record: pass progress, rows, issues (from events or the artifact)."""

@@ -37,7 +37,7 @@ def test_ade_opens_the_workstation_and_quits(settings):
     env.update(ADE_DATA_DIR=str(settings.data_dir), ADE_TUI_DATA_DIR_LABEL="test-data", TERM="xterm-256color",
                PYTHONPATH=str(REPO))
     exit_file = settings.data_dir.parent / "exit-code"
-    command = f"{sys.executable} -m ade_engine.cli.main; echo $? > {exit_file}"
+    command = f"{sys.executable} -m ade_tui.launch; echo $? > {exit_file}"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", command],
                    env=env, check=True)
     try:
@@ -60,6 +60,6 @@ def test_ade_opens_the_workstation_and_quits(settings):
 def test_ade_without_a_terminal_prints_help(settings):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADE_")}
     env.update(ADE_DATA_DIR=str(settings.data_dir), PYTHONPATH=str(REPO))
-    out = subprocess.run([sys.executable, "-m", "ade_engine.cli.main"], capture_output=True, text=True, env=env,
+    out = subprocess.run([sys.executable, "-m", "ade_tui.launch"], capture_output=True, text=True, env=env,
                          stdin=subprocess.DEVNULL, timeout=60)
     assert out.returncode == 0 and "usage: ade" in out.stdout
