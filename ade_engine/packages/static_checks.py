@@ -11,6 +11,7 @@ import json
 import math
 import re
 import sys
+import threading
 from collections import Counter
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -69,6 +70,10 @@ KWARGS = {
 SECRET_LOOKING_ENV = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 TOKEN_PREFIXES = ("ghp_", "gho_", "ghs_", "ghu_", "github_pat_", "glpat-", "xoxb-", "xoxp-", "xoxa-",
                   "sk_live_", "rk_live_", "sk-ant-", "AKIA", "ASIA", "AIza", "SG.", "hf_")
+# CPython 3.11's AST constructor keeps its recursion depth in shared state: two threads parsing at once
+# (the workstation validates packages on worker threads) can fail with "SystemError: AST constructor
+# recursion depth mismatch". Parsing is quick; doing it one thread at a time costs nothing noticeable.
+_AST_LOCK = threading.Lock()
 _CREDENTIAL_NAME = re.compile(r"key|token|secret|passw", re.IGNORECASE)
 _REQ_NAME = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[A-Za-z0-9._,\s-]*\])?\s*(.*)$")
 _REQ_CLAUSE = re.compile(r"^\s*(~=|===|==|!=|<=|>=|<|>)\s*([A-Za-z0-9.*+!_-]+)\s*$")
@@ -387,7 +392,8 @@ class _Checker:
                                      "save the file as UTF-8", line))
                 continue
             try:
-                self.trees[f.rel_path] = ast.parse(text, filename=f.rel_path)
+                with _AST_LOCK:
+                    self.trees[f.rel_path] = ast.parse(text, filename=f.rel_path)
             except SyntaxError as exc:
                 line = exc.lineno or 1
                 self.out.append(_err(f.rel_path, "invalid_syntax", f"{f.rel_path} line {line}: {exc.msg}",
