@@ -264,7 +264,7 @@ def launch(
         return LaunchOutcome(pid=None, pgid=None, exit_code=None, signal=None, cause=None,
                              spawn_error=f"cannot start the job process: {exc}")
     pgid = proc.pid  # start_new_session: the child leads its own session and group
-    pump = _OutputPump([proc.stdout, proc.stderr], sink, keep=_longest_form(secrets))
+    pump = _OutputPump([proc.stdout, proc.stderr], sink, keep=redact.longest_form)
     pump.start()
     emit("worker.spawn", {
         "pid": proc.pid, "pgid": pgid, "timeout_s": int(timeout_s),
@@ -369,13 +369,6 @@ def _close_all(proc: subprocess.Popen, pump: _OutputPump, sink: _LogSink) -> Non
             except OSError:
                 pass
     sink.close()
-
-
-def _longest_form(secrets: dict[str, str]) -> int:
-    """Length of the longest redacted form (exact or URL-encoded): how much to carry between windows."""
-    from urllib.parse import quote, quote_plus
-
-    return max((len(f) for v in secrets.values() for f in (v, quote(v, safe=""), quote_plus(v, safe=""))), default=1)
 
 
 def _event_emitter(job_dir: Path, request: dict[str, Any], on_event: EventSink | None) -> EventSink:

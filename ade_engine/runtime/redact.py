@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 from urllib.parse import quote, quote_plus
+
+_PCT = re.compile(r"%[0-9A-F]{2}")
+
+
+def value_forms(value: str) -> set[str]:
+    """The exact value and the URL-encoded spellings of it that redaction looks for: percent-encoding with
+    and without `/` kept, `+` for spaces, upper- or lower-case hex."""
+    encoded = {quote(value, safe=""), quote(value), quote_plus(value, safe=""), quote_plus(value)}
+    forms = {value} | encoded | {_PCT.sub(lambda m: m.group(0).lower(), form) for form in encoded}
+    return {form for form in forms if form}
 
 
 class Redactor:
@@ -15,13 +26,18 @@ class Redactor:
             value = (secrets or {})[name]
             if not isinstance(value, str) or not value:
                 continue
-            for form in (value, quote(value, safe=""), quote_plus(value, safe="")):
+            for form in sorted(value_forms(value)):
                 forms.setdefault(form, f"[redacted:{name}]")
         # Longest first: a value that contains another value is replaced whole.
         self._pairs = sorted(forms.items(), key=lambda kv: (-len(kv[0]), kv[0]))
 
     def __bool__(self) -> bool:
         return bool(self._pairs)
+
+    @property
+    def longest_form(self) -> int:
+        """Length of the longest form looked for: what a stream filter must carry between windows."""
+        return max((len(needle) for needle, _ in self._pairs), default=1)
 
     def __call__(self, text: str) -> str:
         return self.text(text)

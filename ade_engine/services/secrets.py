@@ -1,7 +1,7 @@
 """Secrets service: set, list, delete, audit, rotate the master key, and decrypt for one job (secrets.md).
 
 The store is the `secrets` table (one row per version of a value) plus the append-only `secret_audit` table.
-Encryption, key sources, rotation and redaction live in `ade_engine.secrets`; this module is the only place
+Encryption, key sources and rotation live in `ade_engine.secrets` (redaction in `runtime.redact`); this module is the only place
 that connects them to the database. Plaintext enters through `set_secret` and leaves only through
 `secrets_for_job` (for the parent of a job, which sends it over the child's stdin). No function returns,
 logs or stores a value otherwise, and no model below has a field that could hold one.
