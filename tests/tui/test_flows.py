@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_support import settle, wait_for
+from tui_support import open_file, open_package, settle, wait_for
 
 from ade_engine.services import configs
 from ade_tui.screens.confirm import ConfirmDialog
@@ -20,18 +20,9 @@ BROKEN = "\ndef broken(:\n    pass\n"
 
 async def open_new_draft(pilot) -> PackageScreen:
     """From the configs list: open member_roster, which has a draft (@2)."""
-    await settle(pilot)
-    await pilot.press("enter")
-    await settle(pilot)
-    screen = pilot.app.screen
+    screen = await open_package(pilot)
     assert isinstance(screen, PackageScreen) and screen.is_draft
     return screen
-
-
-async def open_file(pilot, screen: PackageScreen, path: str) -> None:
-    screen.open_file(path)
-    await settle(pilot)
-    assert screen.editor.path == path
 
 
 async def type_at_end(pilot, screen: PackageScreen, text: str) -> None:

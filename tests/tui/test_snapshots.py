@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tui_support import settle, wait_for
+from tui_support import open_file, open_package, settle, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for sandbox_helpers
 from sandbox_helpers import IS_ROOT, JOB_PYTHON, NO_JOB_PYTHON  # noqa: E402
@@ -24,16 +24,13 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40"
 
 
 async def _open_draft(pilot):
-    await settle(pilot)
-    await pilot.press("enter")
-    await settle(pilot)
+    await open_package(pilot)
 
 
 async def _draft_with_problem(pilot):
     await _open_draft(pilot)
     screen = pilot.app.screen
-    screen.open_file("columns/email.py")
-    await settle(pilot)
+    await open_file(pilot, screen, "columns/email.py")
     editor = screen.editor
     editor.move_cursor(editor.document.end)
     editor.insert("\ndef broken(:\n")

@@ -24,3 +24,29 @@ async def wait_for(pilot, condition: Callable[[], bool]) -> bool:
             return True
         await pilot.pause(0.05)
     return condition()
+
+
+async def open_package(pilot):
+    """From the configs list: Enter on the selected config, then wait until its package screen has loaded
+    its version, shown a file and finished the first validation (a slow machine may not even have mounted
+    the screen when a plain `settle` first looks)."""
+    from ade_tui.screens.package import PackageScreen
+
+    await settle(pilot)
+    await pilot.press("enter")
+    app = pilot.app
+
+    def loaded() -> bool:
+        screen = app.screen
+        return (isinstance(screen, PackageScreen) and screen.info is not None and screen.editor.path is not None
+                and screen.validation != "validating…" and not app.busy)
+
+    assert await wait_for(pilot, loaded), "the package screen did not finish loading"
+    await settle(pilot)
+    return app.screen
+
+
+async def open_file(pilot, screen, path: str) -> None:
+    screen.open_file(path)
+    assert await wait_for(pilot, lambda: screen.editor.path == path and not pilot.app.busy), f"{path} did not open"
+    await settle(pilot)
