@@ -1,33 +1,33 @@
-"""Cell classifiers shared by the row detectors."""
+"""Cell classifiers shared by the row detectors.
+
+Row detectors see every row of every sheet, so this module is written for that loop: one pass over a
+row's cells, and the verdict for each distinct text remembered in a plain dict (statuses, departments,
+codes and labels come back again and again; a dict lookup is the cheapest way to say "seen it")."""
 
 import re
 from datetime import date, datetime, time
-from functools import lru_cache
 
 DATE_TEXT = re.compile(
     r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}[ -][A-Za-z]{3,9}[ -]\d{4})$")
 EMAIL = re.compile(r"^\S+@\S+\.\S+$")
+TYPED = (int, float, date, datetime, time)
+
+# Verdict of one text cell: a value (number, date, e-mail, code), wordy (short text, what headers hold), or neither.
+VALUE, WORDY, OTHER = 1, 2, 0
+_CACHE_LIMIT = 50_000  # distinct texts remembered; the cache starts over beyond it (bounded memory)
+_verdicts: dict = {}
 
 
 def filled(cells):
     return [c for c in cells if c is not None]
 
 
-@lru_cache(maxsize=8192)
 def squash(text):
     return " ".join(str(text).lower().split())
 
 
-def is_email(cell):
-    return isinstance(cell, str) and bool(EMAIL.match(cell.strip()))
-
-
-def is_numeric(cell):
-    if isinstance(cell, bool):
-        return False
-    if isinstance(cell, (int, float)):
-        return True
-    text = str(cell).strip().strip("()").replace(",", "").replace(" ", "").lstrip("$€£-")
+def is_numeric(text):
+    text = text.strip().strip("()").replace(",", "").replace(" ", "").lstrip("$€£-")
     try:
         float(text)
         return True
@@ -35,53 +35,88 @@ def is_numeric(cell):
         return False
 
 
-def is_value(cell):
-    """A cell a header would not hold: a number, a date, an e-mail address or a code with digits."""
-    if isinstance(cell, (int, float, date, datetime, time)) and not isinstance(cell, bool):
+def text_is_value(text):
+    """`text` (stripped) is an e-mail address, a date, a number, or a short code with digits ("M-10023")."""
+    if EMAIL.match(text) or DATE_TEXT.match(text) or is_numeric(text):
         return True
-    return _text_is_value(str(cell).strip())
-
-
-# Row detectors see every row of a sheet, and the same texts (statuses, departments, codes) come back again
-# and again: remembering the verdict per text keeps Pass 1 fast. The cache is pure: same text, same answer.
-@lru_cache(maxsize=8192)
-def _text_is_value(text):
-    if is_email(text) or DATE_TEXT.match(text) or is_numeric(text):
-        return True
-    # short codes such as "M-10023" or "E 2001"; a sentence that mentions a date is not a value
+    # a sentence that mentions a date is not a value
     return len(text) <= 24 and len(text.split()) <= 3 and any(ch.isdigit() for ch in text)
 
 
-def is_wordy(cell):
-    """Short text without digits or '@': what header cells look like."""
-    return isinstance(cell, str) and not is_value(cell) and "@" not in cell and len(cell.strip()) <= 60
+def text_verdict(text):
+    verdict = _verdicts.get(text)
+    if verdict is None:
+        stripped = text.strip()
+        if text_is_value(stripped):
+            verdict = VALUE
+        elif "@" not in text and len(stripped) <= 60:
+            verdict = WORDY
+        else:
+            verdict = OTHER
+        if len(_verdicts) >= _CACHE_LIMIT:
+            _verdicts.clear()
+        _verdicts[text] = verdict
+    return verdict
 
 
-def known_phrases(manifest):
-    """Every field label and synonym of the manifest, normalized."""
-    metas = manifest["columns"]["meta"].values()
-    return _phrases(tuple((meta["label"], tuple(meta.get("synonyms") or ())) for meta in metas))
+def cell_verdict(cell):
+    if isinstance(cell, str):
+        return text_verdict(cell)
+    if isinstance(cell, TYPED) and not isinstance(cell, bool):
+        return VALUE
+    # booleans and anything else a reader may hand over: judged by their text, never wordy (not a string)
+    return VALUE if text_is_value(str(cell).strip()) else OTHER
 
 
-@lru_cache(maxsize=8)
-def _phrases(labels):
-    phrases = set()
-    for label, synonyms in labels:
-        phrases.add(squash(label))
-        phrases.update(squash(s) for s in synonyms)
-    return frozenset(phrases)
+_last_row: tuple = ()
+_last_profile = (0, 0, 0)
 
 
 def row_profile(cells):
-    """(filled, values, wordy) counts of one row. Several detectors look at the same row one after the
-    other; the small cache lets them share one pass over its cells."""
-    return _row_profile(tuple(cells))
+    """(filled, values, wordy) counts of one row. The data and header detectors both ask for the row they
+    are looking at, one after the other: the last answer is kept for the second caller."""
+    global _last_row, _last_profile
+    key = tuple(cells)
+    if key == _last_row and key:
+        return _last_profile
+    present = values = wordy = 0
+    for cell in key:
+        if cell is None:
+            continue
+        present += 1
+        verdict = text_verdict(cell) if cell.__class__ is str else cell_verdict(cell)
+        if verdict == VALUE:
+            values += 1
+        elif verdict == WORDY:
+            wordy += 1
+    _last_row, _last_profile = key, (present, values, wordy)
+    return _last_profile
 
 
-@lru_cache(maxsize=16)
-def _row_profile(cells):
-    present = [c for c in cells if c is not None]
-    values = [is_value(c) for c in present]
-    wordy = sum(1 for c, v in zip(present, values)
-                if not v and isinstance(c, str) and "@" not in c and len(c.strip()) <= 60)
-    return len(present), sum(values), wordy
+_known_for = None  # (manifest, {text: is a known phrase}) of the manifest last asked about
+
+
+def known_label_hits(cells, manifest):
+    """How many cells equal a field label or synonym of the manifest (case and spacing ignored)."""
+    global _known_for
+    if _known_for is None or _known_for[0] is not manifest:
+        _known_for = (manifest, {}, _phrases(manifest))
+    _manifest, seen, phrases = _known_for
+    hits = 0
+    for cell in cells:
+        if isinstance(cell, str):
+            known = seen.get(cell)
+            if known is None:
+                if len(seen) >= _CACHE_LIMIT:
+                    seen.clear()
+                known = seen[cell] = squash(cell) in phrases
+            hits += known
+    return hits
+
+
+def _phrases(manifest):
+    phrases = set()
+    for meta in manifest["columns"]["meta"].values():
+        phrases.add(squash(meta["label"]))
+        phrases.update(squash(s) for s in meta.get("synonyms") or ())
+    return frozenset(phrases)

@@ -1,24 +1,23 @@
 """Header rows: several short text cells, known labels, and no values."""
 
-from row_types._cells import known_phrases, row_profile, squash
+from row_types._cells import known_label_hits, row_profile
 
 
-def detect_wordy_cells(*, row_values_sample, **_):
-    filled, _values, wordy = row_profile(row_values_sample)
-    if filled < 2:
-        return {"scores": {}}
-    if wordy / filled >= 0.75:
-        return {"scores": {"header": 0.6, "data": -0.3}}
-    return {"scores": {}}
+def detect_header_shape(*, row_values_sample, **_):
+    """- wordy cells: ≥ 2 filled cells and ≥ 75 % of them short text without digits or '@' → +0.6 header,
+      −0.3 data;
+    - values present: one e-mail address, date, amount or code is enough to say "not a header" → −0.6 header."""
+    filled, values, wordy = row_profile(row_values_sample)
+    scores = {}
+    if filled >= 2 and wordy / filled >= 0.75:
+        scores["header"] = 0.6
+        scores["data"] = -0.3
+    if values:
+        scores["header"] = scores.get("header", 0.0) - 0.6
+    return {"scores": scores}
 
 
 def detect_known_labels(*, row_values_sample, manifest, **_):
-    known = known_phrases(manifest)
-    hits = sum(1 for c in row_values_sample if isinstance(c, str) and squash(c) in known)
+    """+0.4 header per cell equal to a field label or synonym of the manifest (at most +1.0)."""
+    hits = known_label_hits(row_values_sample, manifest)
     return {"scores": {"header": min(0.4 * hits, 1.0)}} if hits else {"scores": {}}
-
-
-def detect_values_present(*, row_values_sample, **_):
-    # One e-mail address, date or amount is enough to say "not a header".
-    _filled, values, _wordy = row_profile(row_values_sample)
-    return {"scores": {"header": -0.6}} if values else {"scores": {}}
