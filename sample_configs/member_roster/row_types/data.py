@@ -3,11 +3,11 @@
 from row_types._cells import row_profile
 
 
-def detect_data(*, row_values_sample, **_):
+def detect_data(*, row_values_sample, manifest, **_):
     """- typed values: +0.3 … +0.7 data by the share of filled cells that are values;
     - width: one filled cell (titles, "Exported …" lines, notes) is neither header nor data (−0.8 data,
       −0.5 header); three or more filled cells +0.2 data."""
-    filled, values, _wordy = row_profile(row_values_sample)
+    filled, values, _wordy, _known = row_profile(row_values_sample, manifest)
     scores = {}
     if filled and values:
         scores["data"] = round(0.3 + 0.4 * values / filled, 3)

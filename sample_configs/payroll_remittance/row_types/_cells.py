@@ -12,14 +12,11 @@ DATE_TEXT = re.compile(
 EMAIL = re.compile(r"^\S+@\S+\.\S+$")
 TYPED = (int, float, date, datetime, time)
 
-# Verdict of one text cell: a value (number, date, e-mail, code), wordy (short text, what headers hold), or neither.
-VALUE, WORDY, OTHER = 1, 2, 0
+# Verdict flags of one cell: a value (number, date, e-mail, code) or wordy (short text, what headers hold), and
+# whether the text equals a field label or synonym of the manifest ("known").
+VALUE, WORDY, KNOWN = 1, 2, 4
 _CACHE_LIMIT = 50_000  # distinct texts remembered; the cache starts over beyond it (bounded memory)
-_verdicts: dict = {}
 
-
-def filled(cells):
-    return [c for c in cells if c is not None]
 
 
 def squash(text):
@@ -36,87 +33,91 @@ def is_numeric(text):
 
 
 def text_is_value(text):
-    """`text` (stripped) is an e-mail address, a date, a number, or a short code with digits ("M-10023")."""
-    if EMAIL.match(text) or DATE_TEXT.match(text) or is_numeric(text):
+    """`text` (stripped) is an e-mail address, a date, a number, or a short code with digits ("M-10023").
+    The cheap tests come first: most values in a roster are codes, phone numbers and e-mail addresses."""
+    if "@" in text and EMAIL.match(text):
         return True
-    # a sentence that mentions a date is not a value
-    return len(text) <= 24 and len(text.split()) <= 3 and any(ch.isdigit() for ch in text)
+    if any(ch.isdigit() for ch in text):
+        # a short code; a sentence that mentions a date is not a value
+        if len(text) <= 24 and len(text.split()) <= 3:
+            return True
+        return bool(DATE_TEXT.match(text)) or is_numeric(text)
+    return is_numeric(text)  # no digit: only "nan", "inf" and the like parse
 
 
-def text_verdict(text):
-    verdict = _verdicts.get(text)
-    if verdict is None:
-        stripped = text.strip()
-        if text_is_value(stripped):
-            verdict = VALUE
-        elif "@" not in text and len(stripped) <= 60:
-            verdict = WORDY
-        else:
-            verdict = OTHER
-        if len(_verdicts) >= _CACHE_LIMIT:
-            _verdicts.clear()
-        _verdicts[text] = verdict
-    return verdict
+class _Texts:
+    """Verdicts for one manifest (its labels decide what is known)."""
+
+    def __init__(self, manifest):
+        self.manifest = manifest
+        self.phrases = known_phrases(manifest)
+        self.verdicts = {}
+
+    def verdict(self, text):
+        verdict = self.verdicts.get(text)
+        if verdict is None:
+            stripped = text.strip()
+            if text_is_value(stripped):
+                verdict = VALUE
+            elif "@" not in text and len(stripped) <= 60:
+                verdict = WORDY
+            else:
+                verdict = 0
+            if squash(text) in self.phrases:
+                verdict |= KNOWN
+            if len(self.verdicts) >= _CACHE_LIMIT:
+                self.verdicts.clear()
+            self.verdicts[text] = verdict
+        return verdict
 
 
-def cell_verdict(cell):
-    if isinstance(cell, str):
-        return text_verdict(cell)
-    if isinstance(cell, TYPED) and not isinstance(cell, bool):
-        return VALUE
-    # booleans and anything else a reader may hand over: judged by their text, never wordy (not a string)
-    return VALUE if text_is_value(str(cell).strip()) else OTHER
-
-
-_last_row: tuple = ()
-_last_profile = (0, 0, 0)
-
-
-def row_profile(cells):
-    """(filled, values, wordy) counts of one row. The data and header detectors both ask for the row they
-    are looking at, one after the other: the last answer is kept for the second caller."""
-    global _last_row, _last_profile
-    key = tuple(cells)
-    if key == _last_row and key:
-        return _last_profile
-    present = values = wordy = 0
-    for cell in key:
-        if cell is None:
-            continue
-        present += 1
-        verdict = text_verdict(cell) if cell.__class__ is str else cell_verdict(cell)
-        if verdict == VALUE:
-            values += 1
-        elif verdict == WORDY:
-            wordy += 1
-    _last_row, _last_profile = key, (present, values, wordy)
-    return _last_profile
-
-
-_known_for = None  # (manifest, {text: is a known phrase}) of the manifest last asked about
-
-
-def known_label_hits(cells, manifest):
-    """How many cells equal a field label or synonym of the manifest (case and spacing ignored)."""
-    global _known_for
-    if _known_for is None or _known_for[0] is not manifest:
-        _known_for = (manifest, {}, _phrases(manifest))
-    _manifest, seen, phrases = _known_for
-    hits = 0
-    for cell in cells:
-        if isinstance(cell, str):
-            known = seen.get(cell)
-            if known is None:
-                if len(seen) >= _CACHE_LIMIT:
-                    seen.clear()
-                known = seen[cell] = squash(cell) in phrases
-            hits += known
-    return hits
-
-
-def _phrases(manifest):
+def known_phrases(manifest):
+    """Every field label and synonym of the manifest, normalized."""
     phrases = set()
     for meta in manifest["columns"]["meta"].values():
         phrases.add(squash(meta["label"]))
         phrases.update(squash(s) for s in meta.get("synonyms") or ())
     return frozenset(phrases)
+
+
+def _other_verdict(cell):
+    if isinstance(cell, TYPED) and not isinstance(cell, bool):
+        return VALUE
+    # booleans and anything else a reader may hand over: judged by their text, never wordy (not a string)
+    return VALUE if text_is_value(str(cell).strip()) else 0
+
+
+_texts = None
+_last_row: tuple = ()
+_last_profile = (0, 0, 0, 0)
+
+
+def row_profile(cells, manifest):
+    """(filled, values, wordy, known) counts of one row, in one pass over its cells. Each row detector asks
+    for the row it is looking at, one after the other: the last answer is kept for the next caller."""
+    global _texts, _last_row, _last_profile
+    if _texts is None or _texts.manifest is not manifest:
+        _texts, _last_row = _Texts(manifest), ()
+    key = tuple(cells)
+    if key == _last_row and key:
+        return _last_profile
+    verdicts, verdict_of = _texts.verdicts, _texts.verdict
+    present = values = wordy = known = 0
+    for cell in key:
+        if cell is None:
+            continue
+        present += 1
+        if isinstance(cell, str):
+            verdict = verdicts.get(cell)
+            if verdict is None:
+                verdict = verdict_of(cell)
+            if verdict & KNOWN:
+                known += 1
+        else:
+            verdict = _other_verdict(cell)
+        if verdict & VALUE:
+            values += 1
+        elif verdict & WORDY:
+            wordy += 1
+    _last_row, _last_profile = key, (present, values, wordy, known)
+    return _last_profile
