@@ -81,7 +81,7 @@ def test_formula_like_strings_are_literal_text(tmp_path, text):
 def test_fixes_are_reported_per_column_and_kind(tmp_path):
     final = tmp_path / "out.xlsx"
     aware = dt.datetime(2024, 1, 2, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
-    row = ["x" * 40_000, "a\x00b\x1fc\x0bd", float("nan"), float("inf"), aware, decimal.Decimal("1.5"),
+    row = ["x" * 40_000, "a\x00b\x1fc\x0bd", float("nan"), float("inf"), aware, decimal.Decimal("NaN"),
            object.__new__(type("Thing", (), {"__str__": lambda self: "a thing"})), "ok\ttab\nline"]
     fixes = write(final, [row])[0]
     assert fixes == [WriterFix(0, "value_truncated"), WriterFix(1, "control_chars_removed"),
@@ -94,7 +94,7 @@ def test_fixes_are_reported_per_column_and_kind(tmp_path):
     assert got[1] == "abcd"
     assert got[2] is None and got[3] is None
     assert got[4] == dt.datetime(2024, 1, 2, 14, 0)  # naive UTC
-    assert got[5] == "1.5" and got[6] == "a thing"
+    assert got[5] == "NaN" and got[6] == "a thing"  # a Decimal Excel cannot hold is kept as its text
     assert got[7] == "ok\ttab\nline"  # legal whitespace is kept
 
 
@@ -139,3 +139,33 @@ def test_sheet_name_is_made_valid(tmp_path):
     writer.close()
     name = openpyxl.load_workbook(final).sheetnames[0]
     assert len(name) <= 31 and not set("[]:*?/\\") & set(name)
+
+
+def test_finite_decimal_is_written_as_a_number(tmp_path):
+    final = tmp_path / "out.xlsx"
+    assert write(final, [[decimal.Decimal("1234.50"), decimal.Decimal("-0.01")]]) == [[]]
+    values, ws = read_back(final)
+    assert values[0] == [1234.5, -0.01] and ws["A1"].data_type == "n"
+
+
+def test_public_cell_writers_give_the_same_file(tmp_path, monkeypatch):
+    """Without xlsxwriter's row/column implementations (another release), the public methods are used."""
+    from ade_engine.runtime import writer as writer_mod
+
+    rows = [["Name", "Joined", "Dues", "Active"], ["Ada", dt.date(2020, 1, 2), 12.5, True],
+            ["Bob", dt.datetime(2021, 3, 4, 5, 6, 7), 3, False], [None, dt.time(8, 30), dt.timedelta(hours=30), "x"]]
+    write(tmp_path / "direct.xlsx", rows)
+    public = writer_mod._cell_writers
+
+    def only_public(ws):
+        class Public:
+            def __getattr__(self, name):
+                if name.startswith("_write_"):
+                    raise AttributeError(name)
+                return getattr(ws, name)
+        return public(Public())
+
+    monkeypatch.setattr(writer_mod, "_cell_writers", only_public)
+    write(tmp_path / "public.xlsx", rows)
+    assert (tmp_path / "direct.xlsx").read_bytes() == (tmp_path / "public.xlsx").read_bytes()
+    assert read_back(tmp_path / "public.xlsx")[0][1] == ["Ada", dt.datetime(2020, 1, 2), 12.5, True]

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ade_engine.errors import AdeError
 from ade_engine.runtime.a1 import cell, cell_range, col_letter
@@ -147,15 +146,20 @@ class StreamLoop:
         if self.cancelled():
             raise Cancelled("the job was cancelled", code="cancelled")
 
-    def _write(self, values: list[Any], location: Mapping[str, Any]) -> None:
-        for fx in self.writer.write_row(values):
+    def _write(self, values: Sequence[Any], sheet_id: str | None = None, table_id: str | None = None,
+               ordinal: int | None = None) -> None:
+        fixes = self.writer.write_row(values)
+        if not fixes:
+            return
+        location = {"sheet_id": sheet_id, "table_id": table_id, "row_index": ordinal} if table_id else {}
+        for fx in fixes:
             col = self.plan.columns[fx.column_index]
             self.errors.record("engine", "generate", fx.kind,
                                f"output column {col.letter} ({col.header}): {FIX_MESSAGES.get(fx.kind, fx.kind)}",
                                location, key=col.letter)
 
     def write_header(self) -> None:
-        self._write(self.plan.headers, {})
+        self._write(self.plan.headers)
 
     def run(self, sheets: Iterable[tuple[str, Iterator[tuple[int, list[Any]]], list[TableRun]]]) -> LoopStats:
         """`sheets`: (sheet_id, second-read row iterator, that sheet's tables in order)."""
@@ -285,29 +289,41 @@ class StreamLoop:
                 self.stats.by_severity[sev] += 1
             self._check_cancel()
 
-        for i, (row_index, cells) in enumerate(rows):
-            out_values: list[Any] = []
-            for spec in t.layout.cells:
-                kind = spec[0]
-                if kind == "field":
-                    v = values_by_field[spec[1]][i]
-                elif kind == "raw":
-                    j = spec[1] - 1
-                    v = cells[j] if j < len(cells) else None
-                elif kind == "sheet":
-                    v = t.sheet_name
-                elif kind == "row":
-                    v = row_index
-                else:
-                    v = None
-                if isinstance(v, Decimal) and v.is_finite():
-                    v = float(v)  # Excel stores doubles; Decimal is an allowed transform output
-                elif isinstance(v, str) and self.redactor is not None and self.redactor.contains(v):
-                    v = self._redact_cell(t, spec, v, offset + i + 1)
-                out_values.append(v)
-            self._write(out_values, {"sheet_id": plan.sheet_id, "table_id": table_id, "row_index": offset + i + 1})
+        # The output rows are put together column by column (one list per output column, then zipped):
+        # the per-cell work of a row-by-row loop was a visible share of the generate pass.
+        n = len(rows)
+        columns: list[list[Any]] = []
+        for spec in t.layout.cells:
+            kind = spec[0]
+            if kind == "field":
+                column = values_by_field[spec[1]]
+            elif kind == "raw":
+                j = spec[1] - 1
+                column = [cells[j] if j < len(cells) else None for _, cells in rows]
+            elif kind == "sheet":
+                column = [t.sheet_name] * n
+            elif kind == "row":
+                column = [row_index for row_index, _ in rows]
+            else:
+                column = [None] * n
+            if self.redactor is not None:
+                column = self._redact_column(t, spec, column, offset)
+            columns.append(column)
+        sheet_id = plan.sheet_id
+        for i, out_values in enumerate(zip(*columns)) if columns else enumerate([()] * n):
+            self._write(out_values, sheet_id, table_id, offset + i + 1)
             self._output_row += 1
         t.processed += len(rows)
+
+    def _redact_column(self, t: TableRun, spec: tuple[Any, ...], column: list[Any], offset: int) -> list[Any]:
+        assert self.redactor is not None
+        contains = self.redactor.contains
+        hits = [i for i, v in enumerate(column) if v.__class__ is str and contains(v)]
+        if hits:
+            column = list(column)
+            for i in hits:
+                column[i] = self._redact_cell(t, spec, column[i], offset + i + 1)
+        return column
 
     def _redact_cell(self, t: TableRun, spec: tuple[Any, ...], value: str, ordinal: int) -> str:
         assert self.redactor is not None

@@ -10,7 +10,9 @@ from datetime import date, datetime, time
 DATE_TEXT = re.compile(
     r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}[ -][A-Za-z]{3,9}[ -]\d{4})$")
 EMAIL = re.compile(r"^\S+@\S+\.\S+$")
+_DIGIT = re.compile(r"[0-9]")  # ASCII digits; other scripts' digits take the slow check
 TYPED = (int, float, date, datetime, time)
+_TYPED_CLASSES = frozenset(TYPED)  # exact classes (bool is not among them)
 
 # Verdict flags of one cell: a value (number, date, e-mail, code) or wordy (short text, what headers hold), and
 # whether the text equals a field label or synonym of the manifest ("known").
@@ -37,7 +39,7 @@ def text_is_value(text):
     The cheap tests come first: most values in a roster are codes, phone numbers and e-mail addresses."""
     if "@" in text and EMAIL.match(text):
         return True
-    if any(ch.isdigit() for ch in text):
+    if _DIGIT.search(text) or (not text.isascii() and any(ch.isdigit() for ch in text)):
         # a short code; a sentence that mentions a date is not a value
         if len(text) <= 24 and len(text.split()) <= 3:
             return True
@@ -93,31 +95,37 @@ _last_profile = (0, 0, 0, 0)
 
 
 def row_profile(cells, manifest):
-    """(filled, values, wordy, known) counts of one row, in one pass over its cells. Each row detector asks
-    for the row it is looking at, one after the other: the last answer is kept for the next caller."""
+    """(filled, values, wordy, known) counts of one row. Each row detector asks for the row it is looking at,
+    one after the other: the last answer is kept for the next caller. The counting is done with list and
+    tuple methods (C loops) rather than a Python loop per cell: this runs for every row of every sheet."""
     global _texts, _last_row, _last_profile
     if _texts is None or _texts.manifest is not manifest:
         _texts, _last_row = _Texts(manifest), ()
     key = tuple(cells)
     if key == _last_row and key:
         return _last_profile
-    verdicts, verdict_of = _texts.verdicts, _texts.verdict
-    present = values = wordy = known = 0
-    for cell in key:
-        if cell is None:
-            continue
-        present += 1
-        if isinstance(cell, str):
-            verdict = verdicts.get(cell)
-            if verdict is None:
-                verdict = verdict_of(cell)
-            if verdict & KNOWN:
-                known += 1
-        else:
-            verdict = _other_verdict(cell)
-        if verdict & VALUE:
-            values += 1
-        elif verdict & WORDY:
-            wordy += 1
+    texts = [c for c in key if c.__class__ is str]
+    flags = list(map(_texts.verdicts.get, texts))
+    if None in flags:
+        verdict = _texts.verdict
+        flags = [f if f is not None else verdict(t) for f, t in zip(flags, texts)]
+    count = flags.count
+    known_values, known_wordy = count(VALUE | KNOWN), count(WORDY | KNOWN)
+    values = count(VALUE) + known_values
+    wordy = count(WORDY) + known_wordy
+    known = count(KNOWN) + known_values + known_wordy
+    present = len(key) - key.count(None)
+    others = present - len(texts)
+    if others:
+        typed = sum(map(_TYPED_CLASSES.__contains__, map(type, key)))
+        values += typed
+        if others > typed:  # booleans, str subclasses, durations, decimals…: the careful way
+            for cell in key:
+                if cell is None or cell.__class__ is str or cell.__class__ in _TYPED_CLASSES:
+                    continue
+                flag = _texts.verdict(cell) if isinstance(cell, str) else _other_verdict(cell)
+                values += bool(flag & VALUE)
+                wordy += bool(not flag & VALUE and flag & WORDY)
+                known += bool(flag & KNOWN)
     _last_row, _last_profile = key, (present, values, wordy, known)
     return _last_profile
