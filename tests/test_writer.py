@@ -125,7 +125,7 @@ def test_column_and_row_limits(tmp_path):
         writer.write_row([1] * 16_385)
     assert exc.value.code == "output_column_limit"
     writer.write_row([1] * 16_384)
-    writer._rows.rows = 1_048_576  # as if the sheet were full; writing a million rows here is too slow
+    writer._next_row = 1_048_576  # as if the sheet were full; writing a million rows here is too slow
     with pytest.raises(AdeError) as exc:
         writer.write_row([1])
     assert exc.value.code == "output_row_limit" and "1,048,575" in exc.value.message
@@ -169,3 +169,11 @@ def test_public_cell_writers_give_the_same_file(tmp_path, monkeypatch):
     write(tmp_path / "public.xlsx", rows)
     assert (tmp_path / "direct.xlsx").read_bytes() == (tmp_path / "public.xlsx").read_bytes()
     assert read_back(tmp_path / "public.xlsx")[0][1] == ["Ada", dt.datetime(2020, 1, 2), 12.5, True]
+
+
+def test_dates_outside_excel_range_become_text(tmp_path):
+    final = tmp_path / "out.xlsx"
+    fixes = write(final, [[dt.date(1899, 12, 31), dt.date(1900, 1, 1), dt.datetime(1850, 5, 6, 7, 8)]])[0]
+    assert fixes == [WriterFix(0, "bad_value_type"), WriterFix(2, "bad_value_type")]
+    values, _ = read_back(final)
+    assert values[0] == ["1899-12-31", dt.datetime(1900, 1, 1), "1850-05-06T07:08:00"]

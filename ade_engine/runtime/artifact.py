@@ -405,11 +405,15 @@ def render_schema() -> str:
     return json.dumps(artifact_json_schema(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-def save_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
-    """Write `obj` as UTF-8 JSON next to `path` (`<name>.tmp`), fsync, then rename over `path`."""
+def save_json_atomic(path: str | os.PathLike[str], obj: Any, *, pretty: bool = True) -> None:
+    """Write `obj` as UTF-8 JSON next to `path` (`<name>.tmp`), fsync, then rename over `path`.
+
+    `pretty=False` writes it on one line: the standard library encodes that in C, several times faster than
+    the indented form (pure Python), which is what the job's intermediate artifact saves use."""
     target = Path(path)
     tmp = target.with_name(target.name + ".tmp")
-    data = json.dumps(obj, ensure_ascii=False, indent=2, allow_nan=False).encode("utf-8") + b"\n"
+    text = json.dumps(obj, ensure_ascii=False, indent=2 if pretty else None, allow_nan=False)
+    data = text.encode("utf-8") + b"\n"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         view = memoryview(data)

@@ -178,7 +178,7 @@ class StreamLoop:
                 if self.progress is not None and seen % 1000 == 0:
                     self.progress(sheet_id, seen)
                 plan = cursor.table_for(row_index)
-                if plan is None or not any(c is not None for c in cells):
+                if plan is None or cells.count(None) == len(cells):
                     continue
                 t = by_plan[id(plan)]
                 if t is not current:

@@ -74,6 +74,9 @@ def _parse_ts(text: str | None) -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
+FINAL_SAVES = frozenset({"finalize", "on_job_end"})
+
+
 def _as_cancel(cancel: Any) -> Callable[[], bool]:
     if cancel is None:
         return lambda: False
@@ -134,7 +137,9 @@ class _Job:
         data = dict(self.art)
         data["rule_errors"] = self.errors.entries
         data = normalize_artifact(self.redactor.deep(data) if self.redactor else data)
-        save_json_atomic(self.job_dir / "artifact.json", data)
+        # Saves during the run keep a crash readable; the last ones (the job is ending) are the ones people
+        # read, so they are indented.
+        save_json_atomic(self.job_dir / "artifact.json", data, pretty=after in FINAL_SAVES)
         self.events.emit("artifact.saved", detail={"after": after})
 
     def _pass_started(self, n: int) -> None:
@@ -470,6 +475,7 @@ class _Job:
         cap = detect["row_sample_size"]
         threshold = detect["row_label_threshold"]
         order = list(detect["row_label_order"])
+        rank = {lbl: i for i, lbl in enumerate(order)}
 
         base = runner.row_detector_base(sheet_name=ref.name, sheet_index=ref.index)
         score = runner.row_scores_with
@@ -486,7 +492,7 @@ class _Job:
                     totals[label] = totals.get(label, 0.0) + delta
                     if delta != 0.0:
                         traces.append((rule.id, label, delta))
-            label, confidence = choose_label(totals, threshold, order)
+            label, confidence = choose_label(totals, threshold, order, rank)
             return RowLabel(label, confidence, totals, traces)
 
         return label_row

@@ -12,7 +12,7 @@ import bisect
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ade_engine.errors import AdeError
 from ade_engine.runtime.a1 import cell_range, col_letter
@@ -41,16 +41,26 @@ class RowLabel:
     rule_traces: list[tuple[str, str, float]] = field(default_factory=list)
 
 
-def choose_label(totals: dict[str, float], threshold: float, order: Sequence[str]) -> tuple[str, float]:
-    """Winner = highest total strictly above `threshold`; ties by `order`, then alphabetically."""
-    candidates = {lbl: t for lbl, t in totals.items() if t > threshold}
+def choose_label(totals: dict[str, float], threshold: float, order: Sequence[str],
+                 rank: Mapping[str, int] | None = None) -> tuple[str, float]:
+    """Winner = highest total strictly above `threshold`; ties by `order`, then alphabetically.
+    `rank` (label → position in `order`) may be passed in by a caller that asks for every row."""
+    candidates = [(t, lbl) for lbl, t in totals.items() if t > threshold]
     if not candidates:
         return OTHER_LABEL, 0.0
-    best = max(candidates.values())
-    tied = [lbl for lbl, t in candidates.items() if abs(t - best) <= TIE_EPSILON]
-    rank = {lbl: i for i, lbl in enumerate(order)}
-    winner = min(tied, key=lambda lbl: (rank.get(lbl, len(order)), lbl))
-    return winner, candidates[winner]
+    if len(candidates) == 1:
+        t, lbl = candidates[0]
+        return lbl, t
+    best = max(t for t, _ in candidates)
+    tied = [lbl for t, lbl in candidates if best - t <= TIE_EPSILON]
+    if len(tied) == 1:
+        winner = tied[0]
+    else:
+        if rank is None:
+            rank = {lbl: i for i, lbl in enumerate(order)}
+        last = len(order)
+        winner = min(tied, key=lambda lbl: (rank.get(lbl, last), lbl))
+    return winner, totals[winner]
 
 
 def header_text(value: Any) -> str | None:
@@ -68,7 +78,7 @@ def header_text(value: Any) -> str | None:
 
 
 def _is_blank(cells: Sequence[Any]) -> bool:
-    return all(c is None for c in cells)
+    return cells.count(None) == len(cells)
 
 
 def _filled(cells: Sequence[Any]) -> int:
@@ -127,6 +137,7 @@ class TablePlan:
     columns: list[ColumnPlan] = field(default_factory=list)
     source_header: list[str | None] = field(default_factory=list)
     _ordinals: list[int] = field(default_factory=list)  # data-row ordinal of each run's first row
+    _data_prefix: int = 0  # columns 1.._data_prefix are all in data_cols
 
     @property
     def id(self) -> str:
@@ -170,9 +181,15 @@ class TablePlan:
             self.runs.append([row_index, row_index])
         self.data_row_count += 1
         self._widen(cells)
-        for i, v in enumerate(cells):
-            if v is not None:
-                self.data_cols.add(i + 1)
+        # Columns 1.._data_prefix are known to hold data already: only the cells beyond need a look
+        # (after the first rows of a table, usually none).
+        if len(cells) > self._data_prefix:
+            cols = self.data_cols
+            for i in range(self._data_prefix, len(cells)):
+                if cells[i] is not None:
+                    cols.add(i + 1)
+            while self._data_prefix + 1 in cols:
+                self._data_prefix += 1
         if len(self.samples) < self.sample_size:
             self.samples.append(cells)
 

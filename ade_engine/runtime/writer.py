@@ -33,6 +33,7 @@ TIME_FORMAT = "hh:mm:ss"
 DURATION_FORMAT = "[h]:mm:ss"
 _EXCEL_MIN = _dt.datetime(1900, 1, 1)
 _EXCEL_MAX = _dt.datetime(9999, 12, 31, 23, 59, 59)
+_EXCEL_MIN_DATE = _EXCEL_MIN.date()
 
 
 @dataclass(frozen=True)
@@ -43,49 +44,19 @@ class WriterFix:
     kind: str
 
 
-class RowPreparer:
-    """Makes output rows safe to write and says what it changed (pipeline.md §7, writing rules): the Excel
-    row and column limits, control characters, long strings, non-finite floats, time zones, odd types.
-    Its output holds only None, str, bool, int, float, datetime, date, time and timedelta (exact classes)."""
-
-    def __init__(self) -> None:
-        self.rows = 0
-        self.max_columns = 0
-
-    def prepare(self, values: Iterable[Any]) -> tuple[list[Any], list[WriterFix]]:
-        values = list(values)
-        if self.rows >= MAX_ROWS:
-            raise AdeError(
-                f"the output would need more than {MAX_ROWS - 1:,} data rows, Excel's limit for one sheet. "
-                "Split the input or filter rows in a hook.",
-                code="output_row_limit", details={"limit": MAX_ROWS - 1},
-            )
-        if len(values) > MAX_COLUMNS:
-            raise AdeError(
-                f"the output would need {len(values):,} columns, over Excel's limit of {MAX_COLUMNS:,}. "
-                "Turn off append_unmapped_columns or disable fields.",
-                code="output_column_limit", details={"limit": MAX_COLUMNS, "columns": len(values)},
-            )
-        fixes: list[WriterFix] = []
-        for col, value in enumerate(values):
-            if value is None:
-                continue
-            cls = value.__class__
-            if cls is str:
-                if _ILLEGAL_XML.search(value) or len(value) > MAX_STRING:
-                    values[col] = _clean_str(value, col, fixes)
-            elif cls is int or cls is bool:
-                pass
-            elif cls is float:
-                if not math.isfinite(value):
-                    values[col] = None
-                    fixes.append(WriterFix(col, "non_finite_float"))
-            else:
-                values[col] = _prepare_other(value, col, fixes)
-        self.rows += 1
-        if len(values) > self.max_columns:
-            self.max_columns = len(values)
-        return values, fixes
+def _check_limits(rows_written: int, width: int) -> None:
+    if rows_written >= MAX_ROWS:
+        raise AdeError(
+            f"the output would need more than {MAX_ROWS - 1:,} data rows, Excel's limit for one sheet. "
+            "Split the input or filter rows in a hook.",
+            code="output_row_limit", details={"limit": MAX_ROWS - 1},
+        )
+    if width > MAX_COLUMNS:
+        raise AdeError(
+            f"the output would need {width:,} columns, over Excel's limit of {MAX_COLUMNS:,}. "
+            "Turn off append_unmapped_columns or disable fields.",
+            code="output_column_limit", details={"limit": MAX_COLUMNS, "columns": width},
+        )
 
 
 def _clean_str(value: str, col: int, fixes: list[WriterFix]) -> str:
@@ -115,7 +86,7 @@ def _prepare_other(value: Any, col: int, fixes: list[WriterFix]) -> Any:
         return value if _EXCEL_MIN <= value <= _EXCEL_MAX else _as_text(value.isoformat(), col, fixes)
     if isinstance(value, _dt.date):
         value = _dt.date(value.year, value.month, value.day)
-        return value if _EXCEL_MIN.date() <= value else _as_text(value.isoformat(), col, fixes)
+        return value if _EXCEL_MIN_DATE <= value else _as_text(value.isoformat(), col, fixes)
     if isinstance(value, _dt.time):
         if value.tzinfo is not None:
             fixes.append(WriterFix(col, "timezone_converted"))
@@ -151,8 +122,8 @@ class OutputWriter:
         self.partial_path = self.final_path.with_name(self.final_path.name + ".partial")
         if created.tzinfo is not None:
             created = created.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-        self._rows = RowPreparer()
         self._next_row = 0
+        self._max_columns = 0
         self._closed = False
         self._wb = xlsxwriter.Workbook(str(self.partial_path), {
             "constant_memory": True,
@@ -174,33 +145,49 @@ class OutputWriter:
         }
 
     def write_row(self, values: Iterable[Any]) -> list[WriterFix]:
-        """Write the next row (row 1 first); return the fixes applied to its values."""
+        """Write the next row (row 1 first); return the fixes applied to its values.
+
+        Each value is made safe and written in the same step (pipeline.md §7, writing rules): the Excel row
+        and column limits, control characters, long strings, non-finite floats, time zones, odd types. Plain
+        values (the usual case) take the short branches; anything else goes through `_prepare_other`."""
         if self._closed:
             raise AdeError("the output writer is already closed", code="internal_error")
-        prepared, fixes = self._rows.prepare(values)
-        self.write_prepared(prepared)
-        return fixes
-
-    @property
-    def rows_written(self) -> int:
-        return self._rows.rows
-
-    @property
-    def max_columns(self) -> int:
-        return self._rows.max_columns
-
-    def write_prepared(self, values: list[Any]) -> None:
-        """Write a row that `RowPreparer.prepare` made safe: only plain types, nothing left to fix."""
+        if not isinstance(values, (list, tuple)):
+            values = list(values)
+        if self._next_row >= MAX_ROWS or len(values) > MAX_COLUMNS:
+            _check_limits(self._next_row, len(values))
         put_string, put_number, put_boolean, put_datetime = self._put
         fmt = self._fmt
         row = self._next_row
-        self._next_row += 1
+        fixes: list[WriterFix] = []
         col = -1
         for value in values:
             col += 1
             if value is None:
                 continue
             cls = value.__class__
+            if cls is str:
+                if len(value) > MAX_STRING or _ILLEGAL_XML.search(value):
+                    value = _clean_str(value, col, fixes)
+                put_string(row, col, value)
+                continue
+            if cls is int:
+                put_number(row, col, value)
+                continue
+            if cls is float:
+                if value - value == 0.0:  # finite (inf - inf and nan - nan are nan)
+                    put_number(row, col, value)
+                else:
+                    fixes.append(WriterFix(col, "non_finite_float"))
+                continue
+            if cls is _dt.date and value >= _EXCEL_MIN_DATE:
+                put_datetime(row, col, value, fmt["date"])
+                continue
+            if cls is not bool:
+                value = _prepare_other(value, col, fixes)
+                if value is None:
+                    continue
+                cls = value.__class__
             if cls is str:
                 put_string(row, col, value)
             elif cls is float or cls is int:
@@ -215,6 +202,18 @@ class OutputWriter:
                 put_datetime(row, col, value, fmt["time"])
             else:  # timedelta
                 put_number(row, col, value.total_seconds() / 86400, fmt["duration"])
+        self._next_row += 1
+        if col + 1 > self._max_columns:
+            self._max_columns = col + 1
+        return fixes
+
+    @property
+    def rows_written(self) -> int:
+        return self._next_row
+
+    @property
+    def max_columns(self) -> int:
+        return self._max_columns
 
     def close(self) -> Path:
         """Finish the workbook and atomically move it to `final_path`."""
