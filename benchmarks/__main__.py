@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reader-max-rows", type=int, default=100_000,
                     help="compare readers only up to this size (openpyxl is slow)")
     ap.add_argument("--only", choices=("engine", "jobs", "tui"), help="run one benchmark group only")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="floor and engine runs per size, alternating; the fastest of each is reported (default 3)")
+    ap.add_argument("--repeat-max-rows", type=int, default=100_000,
+                    help="sizes above this run once (a 500k-row pair takes minutes)")
     args = ap.parse_args(argv)
     if args.only == "jobs":
         from benchmarks import jobs
@@ -44,8 +48,15 @@ def main(argv: list[str] | None = None) -> int:
         src = out / f"roster-{rows}.xlsx"
         if not src.exists():
             generate(src, rows)
-        floor = measure_floor(src, rows, out)
-        runs: list[Measure] = [floor, measure_engine(src, rows, out, config)]
+        # The machines are shared: a neighbour can slow one run by a fifth. Floor and engine alternate, and
+        # the fastest run of each is what the code costs (the same rule as `timeit`); every sample is kept.
+        repeat = max(1, args.repeat) if rows <= args.repeat_max_rows else 1
+        floors, engines = [], []
+        for _ in range(repeat):
+            floors.append(measure_floor(src, rows, out))
+            engines.append(measure_engine(src, rows, out, config))
+        floor, engine = _fastest(floors), _fastest(engines)
+        runs: list[Measure] = [floor, engine]
         if not args.no_readers and rows <= args.reader_max_rows:
             runs += [measure_reader("calamine", src, rows), measure_reader("openpyxl", src, rows)]
         for m in runs:
@@ -71,6 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks import tui
     tui.main(out)  # workstation start-up and live validation delay
     return 0
+
+
+def _fastest(samples: list[Measure]) -> Measure:
+    ok = [m for m in samples if m.ok and m.wall_s]
+    best = min(ok, key=lambda m: m.wall_s) if ok else samples[0]
+    best.samples_s = [round(m.wall_s, 3) for m in samples if m.wall_s]
+    best.peak_rss_mib = max((m.peak_rss_mib or 0.0) for m in samples) or best.peak_rss_mib
+    return best
 
 
 def _f(v: float | None, digits: int) -> str:

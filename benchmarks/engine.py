@@ -30,6 +30,7 @@ class Measure:
     peak_rss_mib: float | None = None
     rows_per_s: float | None = None
     note: str = ""
+    samples_s: list[float] | None = None  # every wall time when the run was repeated
 
     def to_dict(self) -> dict:
         return asdict(self)

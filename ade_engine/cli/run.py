@@ -58,6 +58,22 @@ def _sandbox_level(settings: Any) -> str:
     return resolve_sandbox(settings)[0]
 
 
+def _warm_sandbox_probe() -> None:
+    """Start the sandbox probe (a few throwaway subprocesses, mostly waiting) in the background while the
+    input is inspected and the package validated; `_sandbox_level` then finds it done or waits for it."""
+    import threading
+
+    from ade_engine.jobs.sandbox import probe
+
+    def run() -> None:
+        try:
+            probe()
+        except Exception:
+            pass  # the foreground call probes again and reports the error
+
+    threading.Thread(target=run, name="ade-sandbox-probe", daemon=True).start()
+
+
 def _config_problems(config_dir: Path) -> None:
     from ade_engine.packages.validation import validate_static
 
@@ -103,6 +119,7 @@ def plan_run(input_path: str, config_dir: str, out: str | None, *, force: bool, 
 
     if getattr(settings, "safe_mode", False):
         raise AdeError("ADE_SAFE_MODE is on: package code is not executed; unset it to run jobs", code="safe_mode")
+    _warm_sandbox_probe()
     src = Path(input_path).expanduser()
     if not src.is_file():
         what = "is a directory" if src.is_dir() else "does not exist"

@@ -190,21 +190,9 @@ def _load_artifact(path: Path) -> dict[str, Any] | None:
 
 
 def _save_json(path: Path, data: dict[str, Any]) -> None:
-    try:
-        from ade_engine.runtime.artifact import save_json_atomic
-    except ImportError:  # pragma: no cover - the artifact module ships with the runtime
-        save_json_atomic = None
-    if save_json_atomic is not None:
-        save_json_atomic(path, data)
-        return
-    import os
+    from ade_engine.runtime.atomic import save_json_atomic
 
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    save_json_atomic(path, data)
 
 
 def finalize(

@@ -8,11 +8,12 @@ Optional keys marked "?" in artifact.md are omitted when unset rather than writt
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
+
+from ade_engine.runtime.atomic import save_json_atomic  # noqa: F401  (the artifact's writer)
 
 ARTIFACT_SCHEMA = "ade.artifact/v1"
 ARTIFACT_VERSION = "1.2"
@@ -405,36 +406,3 @@ def render_schema() -> str:
     return json.dumps(artifact_json_schema(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-def save_json_atomic(path: str | os.PathLike[str], obj: Any, *, pretty: bool = True) -> None:
-    """Write `obj` as UTF-8 JSON next to `path` (`<name>.tmp`), fsync, then rename over `path`.
-
-    `pretty=False` writes it on one line: the standard library encodes that in C, several times faster than
-    the indented form (pure Python), which is what the job's intermediate artifact saves use."""
-    target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
-    text = json.dumps(obj, ensure_ascii=False, indent=2 if pretty else None, allow_nan=False)
-    data = text.encode("utf-8") + b"\n"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, target)
-    try:  # make the rename itself durable
-        dfd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
-if __name__ == "__main__":  # python -m ade_engine.runtime.artifact > docs/schemas/artifact.schema.json
-    import sys
-
-    sys.stdout.write(render_schema())

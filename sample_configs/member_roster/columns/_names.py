@@ -1,5 +1,7 @@
 """Name shape and case repair shared by first_name and last_name."""
 
+from functools import lru_cache
+
 from columns._common import NAME_RX, clean_text, present, MIN_PRESENT
 
 
@@ -31,6 +33,9 @@ def _cap(word):
     return "".join(out)
 
 
+# First and last names repeat (a few thousand distinct values in a large roster): the answer per raw value is
+# remembered. `typed=True` keeps 1, 1.0 and True apart.
+@lru_cache(maxsize=8192, typed=True)
 def fix_case(value):
     """Trim; title-case names typed in all capitals or all lower case; leave mixed case (McDonald) alone."""
     text = clean_text(value)

@@ -1,5 +1,7 @@
 """Membership status: a small vocabulary normalized to Active / Inactive / On Leave."""
 
+from functools import lru_cache
+
 from columns._common import clean_text, header_score, issue, shape_scores
 
 CANONICAL = {
@@ -24,14 +26,20 @@ def detect_vocabulary(*, values_sample, field_name, **_):
     return shape_scores(values_sample, lambda v: _canonical(v) is not None, field_name, weight=0.5)
 
 
+@lru_cache(maxsize=4096, typed=True)
+def _normalized(raw):
+    """(output value, is an unknown status) of one raw cell; a status column repeats a handful of values."""
+    text = clean_text(raw)
+    status = None if text is None else LOOKUP.get(text.lower())
+    return status or text, text is not None and status is None
+
+
 def transform(*, values, **_):
     out, unknown = [], 0
     for raw in values:
-        text = clean_text(raw)
-        status = _canonical(raw)
-        if text is not None and status is None:
-            unknown += 1
-        out.append(status or text)
+        value, is_unknown = _normalized(raw)
+        unknown += is_unknown
+        out.append(value)
     return {"values": out, "warnings": [f"{unknown} value(s) are not a known status"] if unknown else []}
 
 
