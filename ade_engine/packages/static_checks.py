@@ -123,6 +123,30 @@ def validate_static(pkg_dir: str | Path, *, vendor_dir: str | Path | None = None
                      "check the folder exists and is readable")]
 
 
+# Lines with a credential-like literal, per source text. Live validation re-checks the whole package on every
+# save, and only the saved file changed: the other files' answers (the slowest per-file check, a walk of
+# every AST node) come from here. Bounded; the answer depends on the text alone.
+_CREDENTIAL_LINES: dict[str, tuple[int, ...]] = {}
+_CREDENTIAL_CACHE_MAX = 512
+
+
+def _credential_lines(source: str, tree: ast.Module) -> tuple[int, ...]:
+    found = _CREDENTIAL_LINES.get(source)
+    if found is None:
+        lines: list[int] = []
+        for node in ast.walk(tree):
+            line = getattr(node, "lineno", None)
+            if line in lines:
+                continue
+            if _credential_literal(node):
+                lines.append(line)  # type: ignore[arg-type]
+        found = tuple(lines)
+        if len(_CREDENTIAL_LINES) >= _CREDENTIAL_CACHE_MAX:
+            _CREDENTIAL_LINES.clear()
+        _CREDENTIAL_LINES[source] = found
+    return found
+
+
 class _Checker:
     def __init__(self, root: Path, vendor_dir: Path | None):
         self.root = root
@@ -132,6 +156,7 @@ class _Checker:
         self.manifest_text = ""
         self.model: Manifest | None = None
         self.trees: dict[str, ast.Module] = {}  # rel path -> parsed module
+        self.sources: dict[str, str] = {}  # rel path -> source text of the parsed modules
         self.requirement_modules: set[str] = set()
         self.has_requirements = False
 
@@ -394,6 +419,7 @@ class _Checker:
             try:
                 with _AST_LOCK:
                     self.trees[f.rel_path] = ast.parse(text, filename=f.rel_path)
+                self.sources[f.rel_path] = text
             except SyntaxError as exc:
                 line = exc.lineno or 1
                 self.out.append(_err(f.rel_path, "invalid_syntax", f"{f.rel_path} line {line}: {exc.msg}",
@@ -596,19 +622,12 @@ class _Checker:
     # ------------------------------------------------------------------ secrets
     def check_hardcoded_secrets(self) -> None:
         for rel, tree in self.trees.items():
-            flagged: set[int] = set()
-            for node in ast.walk(tree):
-                line = getattr(node, "lineno", None)
-                if line in flagged:
-                    continue
-                literal = _credential_literal(node)
-                if literal:
-                    flagged.add(line)  # type: ignore[arg-type]
-                    self.out.append(_warn(rel, "script.hardcoded_secret",
-                                          f"{rel} line {line}: string literal looks like a credential",
-                                          "declare the name in manifest \"secrets\", request it for this script, "
-                                          "store the value with `ade secret set` and read it from the secrets "
-                                          "argument", line))
+            for line in _credential_lines(self.sources[rel], tree):
+                self.out.append(_warn(rel, "script.hardcoded_secret",
+                                      f"{rel} line {line}: string literal looks like a credential",
+                                      "declare the name in manifest \"secrets\", request it for this script, "
+                                      "store the value with `ade secret set` and read it from the secrets "
+                                      "argument", line))
 
     def check_secret_usage(self) -> None:
         if self.model is None:
