@@ -146,9 +146,9 @@ def open_workspace(settings: Settings, *, import_samples: bool = True) -> Worksp
     engine = make_engine(settings.db_url)
     try:
         report.migrated_from = migrate.current(engine)
-        if report.migrated_from != migrate.head():
+        if report.migrated_from != migrate.HEAD:
             migrate.upgrade(engine)
-            report.migrated_to = migrate.head()
+            report.migrated_to = migrate.current(engine)
         _secure_sqlite_files(settings)
         sessions = make_session_factory(engine)
         with sessions.begin() as session:

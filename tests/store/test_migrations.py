@@ -66,3 +66,9 @@ def test_sqlite_pragmas_on_every_connection(migrated):
         assert conn.exec_driver_sql("pragma journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("pragma foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("pragma busy_timeout").scalar() >= 1000
+
+
+def test_head_constant_matches_the_migration_scripts():
+    """Start-up compares the database with `migrate.HEAD` without loading Alembic: a new revision file
+    must bump it (this test says so)."""
+    assert migrate.HEAD == migrate.head()
