@@ -74,6 +74,20 @@ def measure_startup(data_dir: Path) -> dict:
             "workspace_open_beyond_import_textual_s": med(opened) - base}
 
 
+def count_frames(screen) -> list[int]:
+    """`[n]`: how many frames `screen` has written to the (headless) terminal since now (its compositor
+    refresh, wrapped)."""
+    frames = [0]
+    write_frame = screen._compositor_refresh
+
+    def counted() -> None:
+        write_frame()
+        frames[0] += 1
+
+    screen._compositor_refresh = counted
+    return frames
+
+
 async def _problems_delay(data_dir: Path, *, in_app: bool) -> list[float]:
     from textual import events
 
@@ -100,14 +114,7 @@ async def _problems_delay(data_dir: Path, *, in_app: bool) -> list[float]:
         await until(lambda: screen.editor.path == "columns/email.py" and not app.busy)
         target = Path(screen.info.path, "columns/email.py")
         clean = target.read_text()
-        frames = [0]  # frames the package screen wrote to the (headless) terminal
-        write_frame = screen._compositor_refresh
-
-        def counted() -> None:
-            write_frame()
-            frames[0] += 1
-
-        screen._compositor_refresh = counted
+        frames = count_frames(screen)
         for _ in range(RUNS):
             broken = lambda: any(d.code == "invalid_syntax" for d in screen.problems.diagnostics)  # noqa: E731
             if in_app:
@@ -121,12 +128,9 @@ async def _problems_delay(data_dir: Path, *, in_app: bool) -> list[float]:
             else:
                 target.write_text(clean + BROKEN)
             await until(broken)
-            t_data = time.perf_counter()
             shown = frames[0]
             await until(lambda: frames[0] > shown)  # ...and the frame that shows it was written
             delays.append(time.perf_counter() - start)
-            if os.environ.get("ADE_BENCH_DEBUG"):
-                print(f"  data {t_data - start:.3f}  frame {delays[-1]:.3f}", file=sys.stderr)
             # Back to clean and wait until everything (save, watcher, validation) has settled.
             if in_app:
                 screen.editor.load_text(clean)
@@ -192,17 +196,10 @@ async def _key_delays(data_dir: Path, big: Path, samples: int = 40) -> dict:
 
         from textual import events
 
-        screen_updates = [0]  # frames the jobs screen wrote to the (headless) terminal
         await until(lambda: app.workspace_ready and not app.busy)
         await pilot.press("f3")
         jobs_screen = app.screen
-        write_frame = jobs_screen._compositor_refresh
-
-        def counted() -> None:
-            write_frame()
-            screen_updates[0] += 1
-
-        jobs_screen._compositor_refresh = counted
+        screen_updates = count_frames(jobs_screen)
         await until(lambda: isinstance(app.screen, JobsScreen) and app.screen.view is not None)
         for path in (big, big):
             jobs.submit_job(app.ws, path, config="member_roster", force=True)

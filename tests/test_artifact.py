@@ -8,7 +8,8 @@ import os
 import pytest
 from pydantic import ValidationError
 
-from ade_engine.runtime.artifact import SCHEMA_PATH, normalize_artifact, render_schema, save_json_atomic
+from ade_engine.runtime.artifact import SCHEMA_PATH, normalize_artifact, render_schema
+from ade_engine.runtime.atomic import save_json_atomic
 
 MINIMAL = {
     "job": {"job_id": "J", "attempt": 1, "trace_id": "t", "status": "running", "source_file": "a.xlsx",

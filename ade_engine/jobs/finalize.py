@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ade_engine.jobs.outcome import CAUSE_CANCELLED, CAUSE_MEMORY, CAUSE_TIMEOUT, JobOutcome, LaunchOutcome
+from ade_engine.runtime.atomic import save_json_atomic
 
 RESULT_SCHEMA = "ade.run_result/v1"
 ARTIFACT_SCHEMA = "ade.artifact/v1"
@@ -189,12 +190,6 @@ def _load_artifact(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and isinstance(data.get("job"), dict) else None
 
 
-def _save_json(path: Path, data: dict[str, Any]) -> None:
-    from ade_engine.runtime.atomic import save_json_atomic
-
-    save_json_atomic(path, data)
-
-
 def finalize(
     job_dir: str | Path,
     launch: LaunchOutcome,
@@ -236,7 +231,7 @@ def finalize(
     artifact["error"] = None if error is None else {k: error[k] for k in ("code", "message", "stage", "rule") if k in error}
     if isinstance(artifact.get("output"), dict) and status != "succeeded":
         artifact["output"]["path"] = incomplete.name if output_path else None
-    _save_json(artifact_path, artifact)
+    save_json_atomic(artifact_path, artifact)
 
     # 4. events and cleanup
     log = EventLog(job_dir / "events.ndjson", request.get("job_id"), int(request.get("attempt") or 1), "parent")

@@ -8,7 +8,6 @@ Call `run_job` from a thread that outlives the job (the launcher ties the child'
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import sys
 import time
@@ -18,6 +17,7 @@ from typing import Any, Callable
 
 from ade_engine.errors import AdeError
 from ade_engine.jobs.outcome import CAUSE_CANCELLED, JobOutcome, LaunchOutcome, OperatorLimits
+from ade_engine.runtime.atomic import save_json_atomic
 
 RESULT_SCHEMA = "ade.run_result/v1"
 EventSink = Callable[[str, dict[str, Any] | None], None]
@@ -100,10 +100,7 @@ def _optional(module: str, name: str) -> Callable[..., Any] | None:
 def _write_result(job_dir: Path, code: str, message: str, stage: str = "start") -> None:
     data = {"schema": RESULT_SCHEMA, "status": "failed", "error": {"code": code, "message": message, "stage": stage},
             "stats": {"rows_written": 0, "tables": 0, "issues_found": 0}, "duration_ms": 0}
-    path = job_dir / "result.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, path)
+    save_json_atomic(job_dir / "result.json", data, pretty=False)
 
 
 def fail_without_spawn(job_dir: Path, request: dict[str, Any], code: str, message: str, *,

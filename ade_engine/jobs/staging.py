@@ -5,7 +5,6 @@ Parent-side only. The job process later finds everything it needs inside this fo
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ade_engine.errors import AdeError
+from ade_engine.runtime.atomic import save_json_atomic
 
 RUN_REQUEST_SCHEMA = "ade.run_request/v1"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -103,11 +103,5 @@ def write_run_request(job_dir: str | Path, request: dict[str, Any]) -> Path:
     data = {k: v for k, v in request.items() if k not in _SECRET_KEYS}
     data.setdefault("schema", RUN_REQUEST_SCHEMA)
     path = Path(job_dir) / "run-request.json"
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    save_json_atomic(path, data)
     return path

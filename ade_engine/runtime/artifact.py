@@ -13,8 +13,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
-from ade_engine.runtime.atomic import save_json_atomic  # noqa: F401  (the artifact's writer)
-
 ARTIFACT_SCHEMA = "ade.artifact/v1"
 ARTIFACT_VERSION = "1.2"
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "artifact.schema.json"
@@ -406,3 +404,7 @@ def render_schema() -> str:
     return json.dumps(artifact_json_schema(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
+if __name__ == "__main__":  # python -m ade_engine.runtime.artifact > docs/schemas/artifact.schema.json
+    import sys
+
+    sys.stdout.write(render_schema())

@@ -38,9 +38,3 @@ def save_json_atomic(path: str | os.PathLike[str], obj: Any, *, pretty: bool = T
             os.close(dfd)
     except OSError:
         pass
-
-
-if __name__ == "__main__":  # python -m ade_engine.runtime.artifact > docs/schemas/artifact.schema.json
-    import sys
-
-    sys.stdout.write(render_schema())

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, quote_plus
 
+from ade_engine.runtime.atomic import save_json_atomic
 from ade_engine.runtime.redact import Redactor
 
 RESULT_SCHEMA = "ade.run_result/v1"
@@ -226,12 +227,7 @@ def disable_network() -> None:
 
 # ----------------------------------------------------------------------------- result
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(data, ensure_ascii=False))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    save_json_atomic(path, data, pretty=False)
 
 
 def make_result(status: str, *, code: str | None = None, message: str = "", stage: str = "start",

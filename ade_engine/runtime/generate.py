@@ -16,7 +16,7 @@ from ade_engine.runtime.a1 import cell, cell_range, col_letter
 from ade_engine.runtime.plan import OutputPlan, TableLayout
 from ade_engine.runtime.redact import Redactor
 from ade_engine.runtime.rules import Registry, RuleErrorLog, ScriptRunner
-from ade_engine.runtime.structure import ColumnPlan, RowCursor, TablePlan
+from ade_engine.runtime.structure import ColumnPlan, RowCursor, TablePlan, is_blank
 
 MESSAGE_MAX = 500
 TRANSFORM_WARNINGS_MAX = 20
@@ -178,7 +178,7 @@ class StreamLoop:
                 if self.progress is not None and seen % 1000 == 0:
                     self.progress(sheet_id, seen)
                 plan = cursor.table_for(row_index)
-                if plan is None or cells.count(None) == len(cells):
+                if plan is None or is_blank(cells):
                     continue
                 t = by_plan[id(plan)]
                 if t is not current:

@@ -24,7 +24,8 @@ from ade_engine import ENGINE_VERSION
 from ade_engine.errors import AdeError, ConfigInvalid
 from ade_engine.runtime import artifact as art_models
 from ade_engine.runtime.a1 import cell
-from ade_engine.runtime.artifact import normalize_artifact, save_json_atomic
+from ade_engine.runtime.artifact import normalize_artifact
+from ade_engine.runtime.atomic import save_json_atomic
 from ade_engine.runtime.events import EventLog
 from ade_engine.runtime.generate import Cancelled, IssueBook, StreamLoop, TableRun
 from ade_engine.runtime.mapping import (

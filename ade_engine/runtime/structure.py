@@ -77,7 +77,8 @@ def header_text(value: Any) -> str | None:
     return text or None
 
 
-def _is_blank(cells: Sequence[Any]) -> bool:
+def is_blank(cells: Sequence[Any]) -> bool:
+    """No cell holds a value (readers give None for empty and whitespace-only cells)."""
     return cells.count(None) == len(cells)
 
 
@@ -367,7 +368,7 @@ class SheetScanner:
 
     # -- the machine
     def feed(self, row_index: int, cells: list[Any]) -> None:
-        if _is_blank(cells):
+        if is_blank(cells):
             return  # blank rows get no label and are skipped when writing
         self.rows_seen += 1
         rl = self.label_row(row_index, cells, self._hint())

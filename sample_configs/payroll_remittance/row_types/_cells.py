@@ -17,8 +17,7 @@ _TYPED_CLASSES = frozenset(TYPED)  # exact classes (bool is not among them)
 # Verdict flags of one cell: a value (number, date, e-mail, code) or wordy (short text, what headers hold), and
 # whether the text equals a field label or synonym of the manifest ("known").
 VALUE, WORDY, KNOWN = 1, 2, 4
-_CACHE_LIMIT = 50_000  # distinct texts remembered; the cache starts over beyond it (bounded memory)
-
+CACHE_LIMIT = 50_000  # distinct texts remembered; a cache starts over beyond it (bounded memory)
 
 
 def squash(text):
@@ -67,7 +66,7 @@ class _Texts:
                 verdict = 0
             if squash(text) in self.phrases:
                 verdict |= KNOWN
-            if len(self.verdicts) >= _CACHE_LIMIT:
+            if len(self.verdicts) >= CACHE_LIMIT:
                 self.verdicts.clear()
             self.verdicts[text] = verdict
         return verdict
