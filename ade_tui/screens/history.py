@@ -23,7 +23,7 @@ class HistoryDialog(ModalScreen[tuple[str, str] | None]):
         Binding("escape", "cancel", "Close", id="dialog.cancel"),
         Binding("enter", "choose('open')", "Open", id="history.open"),
         Binding("a", "choose('activate')", "Activate", id="history.activate"),
-        Binding("c", "choose('clone')", "New draft from", id="history.clone"),
+        Binding("c", "choose('clone')", "New draft from this", id="history.clone"),
     ]
 
     def __init__(self, config_id: str, versions: list[VersionInfo], *,
