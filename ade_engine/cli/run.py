@@ -59,8 +59,8 @@ def _sandbox_level(settings: Any) -> str:
 
 
 def _warm_sandbox_probe() -> None:
-    """Start the sandbox probe (a few throwaway subprocesses, mostly waiting) in the background while the
-    input is inspected and the package validated; `_sandbox_level` then finds it done or waits for it."""
+    """Start the sandbox probe (two throwaway subprocesses, mostly waiting) in the background while settings
+    load, the input is inspected and the package validated; `_sandbox_level` then finds it done or waits."""
     import threading
 
     from ade_engine.jobs.sandbox import probe
@@ -72,6 +72,15 @@ def _warm_sandbox_probe() -> None:
             pass  # the foreground call probes again and reports the error
 
     threading.Thread(target=run, name="ade-sandbox-probe", daemon=True).start()
+
+
+def _warm_job_python(settings: Any) -> None:
+    """Ask the job interpreter for its version and paths (one short subprocess, cached per process) in the
+    background while the package is validated; the launcher needs the answer before it spawns the job."""
+    from ade_engine.jobs.runtime_site import interpreter_info
+
+    python = str(getattr(settings, "job_python", None) or sys.executable)
+    threading.Thread(target=interpreter_info, args=(python,), name="ade-job-python", daemon=True).start()
 
 
 def _config_problems(config_dir: Path) -> None:
@@ -119,7 +128,7 @@ def plan_run(input_path: str, config_dir: str, out: str | None, *, force: bool, 
 
     if getattr(settings, "safe_mode", False):
         raise AdeError("ADE_SAFE_MODE is on: package code is not executed; unset it to run jobs", code="safe_mode")
-    _warm_sandbox_probe()
+    _warm_job_python(settings)
     src = Path(input_path).expanduser()
     if not src.is_file():
         what = "is a directory" if src.is_dir() else "does not exist"
@@ -294,6 +303,7 @@ def _print_summary(rep: dict[str, Any], out: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    _warm_sandbox_probe()  # first: the probe's processes run while settings and the package load
     try:
         settings = _load_settings()
         job_dir, request = plan_run(args.input, args.config, args.out, force=args.force, reader=args.reader,

@@ -22,6 +22,7 @@ import fcntl
 import hashlib
 import importlib.util
 import os
+import threading
 import py_compile
 import shutil
 import stat
@@ -254,24 +255,28 @@ _INFO_SCRIPT = (
     "print(json.dumps({'version': list(sys.version_info[:3]), 'paths': [p for p in paths if p]}))\n"
 )
 _info_cache: dict[str, dict] = {}
+_info_lock = threading.Lock()
 
 
 def interpreter_info(python: str) -> dict:
     """{"version": [3, 11, 2], "paths": [stdlib, platstdlib, bin dir, libpython]} of `python`, or {"error": why}.
-    Cached per interpreter path."""
+    Cached per interpreter path; a second caller waits for a question already being asked (`ade run` asks
+    early, in a background thread)."""
     import json
     import subprocess
 
-    if python in _info_cache:
-        return _info_cache[python]
-    try:
-        proc = subprocess.run([python, "-s", "-S", "-c", _INFO_SCRIPT], capture_output=True, text=True, timeout=30,
-                              env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, stdin=subprocess.DEVNULL)
-        info = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as exc:
-        return {"error": f"cannot run it ({exc})"}
-    _info_cache[python] = info
-    return info
+    with _info_lock:
+        if python in _info_cache:
+            return _info_cache[python]
+        try:
+            proc = subprocess.run([python, "-s", "-S", "-c", _INFO_SCRIPT], capture_output=True, text=True,
+                                  timeout=30, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                                  stdin=subprocess.DEVNULL)
+            info = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as exc:
+            return {"error": f"cannot run it ({exc})"}
+        _info_cache[python] = info
+        return info
 
 
 def interpreter_error(python: str, why: str) -> AdeError:

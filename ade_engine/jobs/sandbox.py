@@ -163,23 +163,39 @@ def _probe_env() -> dict[str, str]:
     return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONPATH": root}
 
 
-def _run_self_probe(prefix: list[str], cwd: str) -> tuple[dict | None, str]:
+def _start_self_probe(prefix: list[str], cwd: str) -> subprocess.Popen[str] | str:
+    """Start `confine --probe` (under `prefix`, e.g. bwrap); the process, or why it could not start."""
     cmd = prefix + [sys.executable, "-s", "-m", "ade_engine.runtime.confine", "--probe"]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S, env=_probe_env(),
-                              cwd=cwd, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_probe_env(),
+                                cwd=cwd, stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        return str(exc)
+
+
+def _self_probe_result(proc: subprocess.Popen[str] | str) -> tuple[dict | None, str]:
+    """Wait for a probe started by `_start_self_probe`: its JSON report, or (None, why it failed)."""
+    if isinstance(proc, str):
+        return None, proc
+    try:
+        out, err_text = proc.communicate(timeout=_PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        proc.kill()
+        proc.communicate()
         return None, str(exc)
-    last = proc.stdout.strip().splitlines()[-1:] or [""]
+    last = out.strip().splitlines()[-1:] or [""]
     try:
         return json.loads(last[0]), ""
     except json.JSONDecodeError:
-        err = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        err = (err_text.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
         return None, err
 
 
 def _probe_linux(tmp: str) -> dict[str, Mechanism]:
-    result, err = _run_self_probe([], tmp)
+    # The plain probe and the one under bubblewrap are independent processes: run them side by side.
+    plain = _start_self_probe([], tmp)
+    bwrap = _start_bwrap_probe(tmp)
+    result, err = _self_probe_result(plain)
     if result is None:
         ll = Mechanism("landlock", False, f"probe process failed: {err}", "reinstall the engine; see `ade doctor`")
         sc = Mechanism("seccomp", False, f"probe process failed: {err}", "reinstall the engine; see `ade doctor`")
@@ -194,7 +210,7 @@ def _probe_linux(tmp: str) -> dict[str, Mechanism]:
             sc = Mechanism("seccomp", False, result["seccomp_error"], _seccomp_fix(result["seccomp_error"]))
         else:
             sc = Mechanism("seccomp", True, "seccomp filters load (pyseccomp + libseccomp)")
-    return {"bubblewrap": _probe_bwrap(tmp, ll, sc), "landlock": ll, "seccomp": sc}
+    return {"bubblewrap": _probe_bwrap(bwrap, ll, sc), "landlock": ll, "seccomp": sc}
 
 
 def _landlock_fix(reason: str) -> str:
@@ -209,16 +225,23 @@ def _seccomp_fix(reason: str) -> str:
     return "use a kernel built with CONFIG_SECCOMP_FILTER=y"
 
 
-def _probe_bwrap(tmp: str, ll: Mechanism, sc: Mechanism) -> Mechanism:
+def _start_bwrap_probe(tmp: str) -> subprocess.Popen[str] | str | None:
+    """Start the probe inside a `strict` bubblewrap prefix; None when bwrap is not installed."""
     path = shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin")
     if path is None:
-        return Mechanism("bubblewrap", False, "bwrap is not installed", _BWRAP_INSTALL_FIX)
+        return None
     job = os.path.join(tmp, "job")
     os.makedirs(job, exist_ok=True)
-    prefix = bwrap_argv(job, runtime_read_paths(sys.executable), network=False, bwrap=path)
-    result, err = _run_self_probe(prefix, job)
+    return _start_self_probe(bwrap_argv(job, runtime_read_paths(sys.executable), network=False, bwrap=path), job)
+
+
+def _probe_bwrap(started: subprocess.Popen[str] | str | None, ll: Mechanism, sc: Mechanism) -> Mechanism:
+    if started is None:
+        return Mechanism("bubblewrap", False, "bwrap is not installed", _BWRAP_INSTALL_FIX)
+    result, err = _self_probe_result(started)
     if result is None:
         return Mechanism("bubblewrap", False, f"bwrap cannot start a sandboxed process: {err}", _USERNS_FIX)
+    path = started.args[0] if isinstance(started, subprocess.Popen) else "bwrap"
     inner = []
     if ll.available and result.get("landlock_error"):
         inner.append(f"Landlock fails under bwrap: {result['landlock_error']}")
