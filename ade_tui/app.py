@@ -1,9 +1,10 @@
 """The ADE workstation: a Textual app over `ade_engine.services` (no business rules here).
 
-Start-up: the first screen paints and takes keys before the engine is even imported (`ade_engine.services`,
-SQLAlchemy, Alembic and the store load on the worker that opens the workspace; screens import services
-inside the functions that call them). Then the job worker starts (embedded, unless an external `ade
-worker` serves the queue) and the sandbox is probed. Every service call goes through `call_service`: a
+Start-up: the first screen paints and takes keys before the engine is even imported. Settings (pydantic-
+settings: a tenth of a second of imports) load on a worker right after the first frame, then apply their
+theme and keymap; `ade_engine.services`, SQLAlchemy, Alembic and the store load on the worker that opens
+the workspace; screens import services inside the functions that call them. Then the job worker starts
+(embedded, unless an external `ade worker` serves the queue) and the sandbox is probed. Every service call goes through `call_service`: a
 named thread worker, shown in the status bar while it runs, whose result comes back on the UI thread.
 """
 
@@ -26,16 +27,16 @@ from textual.worker import Worker, get_current_worker
 from ade_engine.errors import AdeError
 from ade_tui.commands import BindingsProvider
 from ade_tui.messages import ConfigsChanged
-from ade_tui.settings import TuiSettings
 from ade_tui.widgets.problems import summary
 from ade_tui.widgets.status_bar import StatusInfo
-from ade_tui.worker_host import SandboxStatus, WorkerHost, choose_worker_host, probe_sandbox
+from ade_tui.worker_host import NoWorkerHost, SandboxStatus, WorkerHost, choose_worker_host, probe_sandbox
 
-if TYPE_CHECKING:  # the engine's services (SQLAlchemy, Alembic, the store) load on the opening worker
+if TYPE_CHECKING:  # settings and the engine's services (SQLAlchemy, Alembic, the store) load on workers
     from ade_engine.services import configs, drafts
     from ade_engine.services.configs import Diagnostic
     from ade_engine.services.workspace import Workspace
     from ade_engine.settings import Settings
+    from ade_tui.settings import TuiSettings
 
 WORKER_TICK_S = 0.5  # status bar: worker slots
 
@@ -45,6 +46,16 @@ def open_workspace(settings: Settings) -> Workspace:
     from ade_engine.services.workspace import open_workspace as open_
 
     return open_(settings)
+
+
+def load_all_settings() -> tuple[Settings, TuiSettings]:
+    """The default settings loader: the engine's settings, then the app's (`<data dir>/tui.json`, `ADE_TUI_*`).
+    Runs on a worker after the first paint; raises `AdeError(settings_invalid)` on a bad value."""
+    from ade_engine.settings import load_settings
+    from ade_tui.settings import load_tui_settings
+
+    settings = load_settings()
+    return settings, load_tui_settings(settings.data_dir)
 
 
 def _screen(module: str, name: str):
@@ -75,17 +86,27 @@ class AdeApp(App[int]):
 
     def __init__(
         self,
-        settings: Settings,
-        tui: TuiSettings,
+        settings: Settings | None,
+        tui: TuiSettings | None,
         *,
+        settings_loader: Callable[[], tuple[Settings, TuiSettings]] | None = None,
         worker_host: WorkerHost | None = None,
         sandbox_probe: Callable[[Settings], SandboxStatus] = probe_sandbox,
         opener: Callable[[Settings], Workspace] = open_workspace,
         exit_when_ready: bool = False,
     ) -> None:
         super().__init__()
+        if (settings is None or tui is None) and settings_loader is None:
+            raise TypeError("AdeApp needs settings and tui, or a settings_loader")
+        # Given settings (tests, embedding) are used as they are; otherwise `settings_loader` runs on a
+        # worker once the first frame is out, and both stay None until then (nothing before the workspace
+        # opens reads them).
         self.settings, self.tui = settings, tui
-        self.worker_host: WorkerHost = worker_host or choose_worker_host(settings)
+        self._settings_loader = settings_loader if settings is None or tui is None else None
+        self._given_worker_host = worker_host
+        self.worker_host: WorkerHost = worker_host or (
+            choose_worker_host(settings) if self._settings_loader is None else NoWorkerHost(detail="starting"))
+        self.startup_error: AdeError | None = None  # settings that failed to load: `main` prints it
         self._sandbox_probe, self._opener = sandbox_probe, opener
         self._exit_when_ready = exit_when_ready
         self._probing = False
@@ -101,13 +122,40 @@ class AdeApp(App[int]):
         self._service_workers: dict[str, Worker] = {}  # newest call of each name
         self._ticks = 0
         self._quitting: str | None = None  # "wait" / "cancel" once a quit with running jobs was chosen
-        self.theme = tui.theme
-        if tui.keymap:
-            self.set_keymap(tui.keymap)
+        if self._settings_loader is None:
+            self._apply_tui_settings()
 
     # ------------------------------------------------------------------------------- start-up
 
+    def _apply_tui_settings(self) -> None:
+        assert self.tui is not None
+        self.theme = self.tui.theme
+        if self.tui.keymap:
+            self.set_keymap(self.tui.keymap)
+
     def on_mount(self) -> None:
+        if self._settings_loader is None:
+            self._open()
+            return
+        self._set_status(workspace="loading settings")
+        self.call_service("load-settings", "loading settings", self._settings_loader, on_done=self._settings_loaded,
+                          on_error=self._settings_failed)
+
+    def _settings_loaded(self, loaded: tuple[Settings, TuiSettings]) -> None:
+        self.settings, self.tui = loaded
+        self._apply_tui_settings()
+        if self._given_worker_host is None:
+            self.worker_host = choose_worker_host(self.settings)
+        self._open()
+
+    def _settings_failed(self, exc: AdeError) -> None:
+        # Nothing works without settings (no data dir): leave, and let `main` print the error like the CLI does.
+        self.startup_error = exc
+        self.exit(return_code=2)
+
+    def _open(self) -> None:
+        """Settings are in: show them in the status bar and open the workspace on a worker."""
+        assert self.settings is not None and self.tui is not None
         self._set_status(data_label=self.tui.data_dir_label or str(self.settings.data_dir),
                          worker=self.worker_host.state(), workspace="opening workspace")
         from ade_tui.keymap import unknown_ids
@@ -188,7 +236,7 @@ class AdeApp(App[int]):
         return bool(self._busy)
 
     def time_text(self, moment: datetime | None) -> str:
-        if moment is None or not self.tui.show_times:
+        if moment is None or self.tui is None or not self.tui.show_times:
             return ""
         return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
@@ -284,7 +332,7 @@ class AdeApp(App[int]):
             return ""
         diagnostics, when = self.validations[config_id]
         text = "ok" if not diagnostics else summary(diagnostics)
-        return f"{text} · {when:%H:%M}" if self.tui.show_times else text
+        return f"{text} · {when:%H:%M}" if self.tui is not None and self.tui.show_times else text
 
     def validate_version(self, config_id: str, ref: str, *, on_done: Callable[[Any], Any], quiet: bool = False) -> None:
         from ade_engine.services import configs
@@ -441,23 +489,17 @@ def main(argv: list[str] | None = None) -> int:
     """Open the app on the default workspace (`ade` with no arguments)."""
     import argparse
 
-    from ade_engine.settings import load_settings
-    from ade_tui.settings import load_tui_settings
-
     parser = argparse.ArgumentParser(prog="python -m ade_tui", description="ADE Workstation (Textual app)")
     parser.add_argument("--exit-when-ready", action="store_true", help="press F1 once the first screen "
                         "has painted, quit when the help screen shows and the workspace is open, and print "
                         "both times (benchmarks)")
     parser.add_argument("--headless", action="store_true", help="no terminal output (benchmarks)")
     args = parser.parse_args(argv)
-    try:
-        settings = load_settings()
-        tui = load_tui_settings(settings.data_dir)
-    except AdeError as exc:
-        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
-        return 2
-    app = AdeApp(settings, tui, exit_when_ready=args.exit_when_ready)
+    app = AdeApp(None, None, settings_loader=load_all_settings, exit_when_ready=args.exit_when_ready)
     code = app.run(headless=args.headless)
+    if app.startup_error is not None:
+        print(f"error: {app.startup_error.code}: {app.startup_error.message}", file=sys.stderr)
+        return 2
     if args.exit_when_ready:
         for name in ("painted", "ready", "workspace"):
             if getattr(app, f"{name}_seconds") is not None:

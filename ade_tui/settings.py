@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ade_engine.errors import AdeError
@@ -36,6 +36,15 @@ class TuiSettings(BaseSettings):
     # Blinking cursors in the editor and inputs. Off in snapshot tests.
     cursor_blink: bool = True
     editor: str | None = Field(None, validation_alias=AliasChoices("ade_tui_editor", "visual", "editor"))
+
+    @field_validator("theme")
+    @classmethod
+    def _known_theme(cls, value: str) -> str:
+        from textual.theme import BUILTIN_THEMES
+
+        if value not in BUILTIN_THEMES:
+            raise ValueError(f"{value!r} is not a Textual theme; use one of {', '.join(sorted(BUILTIN_THEMES))}")
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from ade_engine.services.sandbox import LEVELS as SANDBOX_LEVELS  # noqa: F401 - re-exported
 from ade_engine.services.sandbox import SandboxStatus, sandbox_status
-from ade_engine.settings import Settings
+
+if TYPE_CHECKING:  # pydantic-settings loads after the first paint (app.py)
+    from ade_engine.settings import Settings
 
 WorkerMode = Literal["embedded", "external", "none"]
 

@@ -7,9 +7,12 @@ The probe starts throwaway subprocesses (cached per process): call it off the UI
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ade_engine.errors import AdeError
-from ade_engine.settings import Settings
+
+if TYPE_CHECKING:
+    from ade_engine.settings import Settings
 
 # Strongest first; anything after `standard` is below the level the spec expects on a workstation.
 LEVELS = ("strict", "standard", "basic", "reduced")

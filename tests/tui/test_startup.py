@@ -88,3 +88,66 @@ async def test_keys_work_before_the_workspace_opens(settings):
             assert not any(n.severity == "error" for n in app._notifications)
     finally:
         gate.set()
+
+
+def test_importing_the_app_leaves_pydantic_for_later():
+    # Settings (pydantic-settings) load on a worker after the first frame, not before it.
+    loaded = _loaded_after("import ade_tui.app, ade_tui.screens.configs, ade_tui.screens.help")
+    assert [m for m in ("pydantic", "pydantic_settings", "ade_engine.settings") if m in loaded] == []
+
+
+@pytest.mark.anyio
+async def test_settings_load_after_the_first_frame_then_apply(settings):
+    gate = threading.Event()
+    tui = explicit_tui_settings(watch=False, data_dir_label="~/data", show_times=False, cursor_blink=False,
+                                theme="ansi-dark", keymap={"app.jobs": "f6"})
+
+    def loader():
+        gate.wait(60)
+        return settings, tui
+
+    app = AdeApp(None, None, settings_loader=loader, worker_host=NoWorkerHost(),
+                 sandbox_probe=lambda _s: SandboxStatus("standard"))
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            # Painted and taking keys while the settings load.
+            assert isinstance(app.screen, ConfigsScreen)
+            assert app.status_info.workspace == "loading settings" and app.theme != "ansi-dark"
+            await pilot.press("f1")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+            await pilot.press("escape")
+
+            gate.set()
+            ok = await wait_for(pilot, lambda: app.workspace_ready)
+            assert ok, ([n.message for n in app._notifications], app.status_info, app.startup_error)
+            assert app.theme == "ansi-dark"
+            assert app.status_info.data_label == "~/data"
+            await pilot.press("f6")  # the keymap from the settings is in force
+            assert await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+    finally:
+        gate.set()
+
+
+def test_bad_settings_stop_the_workstation_with_the_error(tmp_path):
+    # The same one-line error and exit status as the CLI, now that settings load inside the app.
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("ADE_")}
+    env.update(ADE_DATA_DIR=str(tmp_path / "data"), ADE_TUI_WATCH_DEBOUNCE_MS="1")
+    proc = subprocess.run([sys.executable, "-m", "ade_tui", "--headless", "--exit-when-ready"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "error: settings_invalid" in proc.stderr and "watch_debounce_ms" in proc.stderr
+    assert not (tmp_path / "data" / "ade.sqlite").exists()  # nothing was opened
+
+
+def test_an_unknown_theme_is_a_settings_error_naming_the_choices(tmp_path):
+    from ade_engine.errors import AdeError
+    from ade_tui.settings import load_tui_settings
+
+    (tmp_path / "tui.json").write_text('{"theme": "textual-ansi"}')
+    with pytest.raises(AdeError) as err:
+        load_tui_settings(tmp_path)
+    assert err.value.code == "settings_invalid"
+    assert "'textual-ansi' is not a Textual theme" in err.value.message and "ansi-dark" in err.value.message
+    (tmp_path / "tui.json").write_text('{"theme": "ansi-dark"}')
+    assert load_tui_settings(tmp_path).theme == "ansi-dark"
