@@ -177,3 +177,26 @@ def test_dates_outside_excel_range_become_text(tmp_path):
     assert fixes == [WriterFix(0, "bad_value_type"), WriterFix(2, "bad_value_type")]
     values, _ = read_back(final)
     assert values[0] == ["1899-12-31", dt.datetime(1900, 1, 1), "1850-05-06T07:08:00"]
+
+
+def test_write_only_row_file_gives_the_same_file(tmp_path, monkeypatch):
+    """The write-only handle on xlsxwriter's row file changes nothing in the output, also when xlsxwriter
+    does not look as expected (another release) and its own handle stays."""
+    from ade_engine.runtime import writer as writer_mod
+
+    rows = [["Name", "Joined", "Dues"]] + [[f"member {i}", dt.date(2020, 1, 1 + i % 28), i * 1.5] for i in range(3000)]
+    write(tmp_path / "write-only.xlsx", rows)
+    monkeypatch.setattr(writer_mod, "_write_only_rows", lambda ws: None)
+    write(tmp_path / "as-is.xlsx", rows)
+    assert (tmp_path / "write-only.xlsx").read_bytes() == (tmp_path / "as-is.xlsx").read_bytes()
+    values, _ws = read_back(tmp_path / "write-only.xlsx")
+    assert len(values) == 3001 and values[-1] == ["member 2999", dt.datetime(2020, 1, 4), 4498.5]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["as-is.xlsx", "write-only.xlsx"]
+
+
+def test_abort_after_rows_leaves_nothing_behind(tmp_path):
+    writer = OutputWriter(tmp_path / "normalized.xlsx", "Normalized", CREATED)
+    for i in range(500):
+        writer.write_row([f"row {i}", i])
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []

@@ -136,6 +136,7 @@ class OutputWriter:
         # Both core properties come from `created`, never the clock, so identical runs give identical bytes.
         self._wb.set_properties({"created": created})
         self._ws = self._wb.add_worksheet(_safe_sheet_name(sheet_name))
+        self._rows_fh = _write_only_rows(self._ws)
         self._put = _cell_writers(self._ws)
         self._fmt = {
             "date": self._wb.add_format({"num_format": DATE_FORMAT}),
@@ -220,6 +221,8 @@ class OutputWriter:
         if self._closed:
             return self.final_path
         try:
+            if self._rows_fh is not None:
+                self._rows_fh.close()  # flushed; xlsxwriter reopens the file to add the last row and read it back
             self._wb.close()
         except Exception:
             self.abort()
@@ -233,6 +236,8 @@ class OutputWriter:
         if not self._closed:
             self._closed = True
             try:
+                if self._rows_fh is not None:
+                    self._rows_fh.close()
                 for ws in self._wb.worksheets():
                     fh = getattr(ws, "row_data_fh", None)
                     if fh is not None and not fh.closed:
@@ -252,6 +257,24 @@ class OutputWriter:
             self.close()
         else:
             self.abort()
+
+
+def _write_only_rows(ws: Any) -> Any:
+    """Give the worksheet a write-only handle on its constant-memory row file; returns it (None if the
+    worksheet does not look as expected, and then nothing changed).
+
+    xlsxwriter opens that temp file "w+" because it reads it back once, at close. A text file opened for
+    reading too resets its decoder on every write() — a Python-level call per cell written, about 2 % of a
+    job. Rows only ever go in while we write, so we close xlsxwriter's handle the way it does itself when
+    a workbook has too many files open (`_opt_close`) and append through our own; `close()` closes ours,
+    and xlsxwriter reopens the file (`_opt_reopen`) to add the last row and copy it into the sheet."""
+    name = getattr(ws, "row_data_filename", None)
+    if not name or not hasattr(ws, "_opt_close") or not hasattr(ws, "_opt_reopen") or ws.fh is not ws.row_data_fh:
+        return None
+    ws._opt_close()
+    fh = open(name, "a", encoding="utf-8", buffering=1 << 16)  # noqa: SIM115 - closed in close()/abort()
+    ws.fh = fh
+    return fh
 
 
 def _cell_writers(ws: Any) -> tuple[Any, Any, Any, Any]:
