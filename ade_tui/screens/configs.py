@@ -9,13 +9,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from ade_tui.messages import ConfigsChanged
 from ade_tui.screens.confirm import ConfirmDialog
 from ade_tui.screens.history import HistoryDialog
 from ade_tui.screens.prompt import PromptDialog, PromptField
 from ade_tui.widgets.config_table import ConfigTable, row_for
+from ade_tui.widgets.footer import AdeFooter
 from ade_tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class ConfigsScreen(Screen[None]):
             with VerticalScroll(id="config-details"):
                 yield Static("", id="config-details-text")
         yield StatusBar()
-        yield Footer()
+        yield AdeFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(ConfigTable)

@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import DataTable, Label
+
+from ade_tui.widgets.footer import AdeFooter
 
 if TYPE_CHECKING:
     from ade_engine.services.configs import VersionInfo
@@ -35,7 +37,7 @@ class HistoryDialog(ModalScreen[tuple[str, str] | None]):
         with Vertical(classes="dialog -large"):
             yield Label(f"History of {self._config_id}", classes="dialog-title")
             yield DataTable(cursor_type="row", id="history-table")
-            yield Footer()
+            yield AdeFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

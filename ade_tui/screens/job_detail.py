@@ -13,12 +13,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Header, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
 from ade_engine.errors import AdeError
 from ade_tui.widgets.artifact_tree import ArtifactTree
 from ade_tui.widgets.events_view import EventsView
+from ade_tui.widgets.footer import AdeFooter
 from ade_tui.widgets.job_table import STATE_MARKS, duration_text, issues_text
 from ade_tui.widgets.output_preview import PAGE, OutputPreview
 from ade_tui.widgets.status_bar import StatusBar
@@ -100,7 +101,7 @@ class JobDetailScreen(Screen[None]):
                 yield Static("", id="output-note", classes="tab-note", markup=False)
                 yield OutputPreview(id="output-preview")
         yield StatusBar()
-        yield Footer()
+        yield AdeFooter()
 
     def on_mount(self) -> None:
         self.query_one("#job-summary", Static).update(f"Job {self.job_id}: loading…")

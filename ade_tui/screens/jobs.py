@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import Worker
 
 from ade_engine.errors import AdeError
+from ade_tui.widgets.footer import AdeFooter
 from ade_tui.widgets.job_table import JobTable, row_for
 from ade_tui.widgets.status_bar import StatusBar
 
@@ -122,7 +123,7 @@ class JobsScreen(Screen[None]):
         yield JobTable(id="job-table")
         yield Static("", id="jobs-detail", markup=False)
         yield StatusBar()
-        yield Footer()
+        yield AdeFooter()
 
     def on_mount(self) -> None:
         table = self.table

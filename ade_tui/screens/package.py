@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TextArea
+from textual.widgets import Header, Static, TextArea
 
 from ade_engine.errors import AdeError
 from ade_tui.messages import FilesChangedOnDisk, ValidationDone
@@ -22,6 +22,7 @@ from ade_tui.screens.confirm import ConfirmDialog
 from ade_tui.watch import watch_package
 from ade_tui.widgets.editor import PackageEditor
 from ade_tui.widgets.file_tree import FileTree
+from ade_tui.widgets.footer import AdeFooter
 from ade_tui.widgets.problems import ProblemsPanel, summary
 from ade_tui.widgets.status_bar import StatusBar
 
@@ -80,7 +81,7 @@ class PackageScreen(Screen[None]):
                 yield ProblemsPanel(id="problems")
                 yield Static("", id="package-status")
         yield StatusBar()
-        yield Footer()
+        yield AdeFooter()
 
     @property
     def editor(self) -> PackageEditor:

@@ -13,10 +13,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import Button, DataTable, Header, Input, Label, Static
 
 from ade_tui.screens.confirm import ConfirmDialog
 from ade_tui.screens.form_keys import FormKeys
+from ade_tui.widgets.footer import AdeFooter
 from ade_tui.widgets.inputs import AppInput
 from ade_tui.widgets.status_bar import StatusBar
 
@@ -91,7 +92,7 @@ class AuditDialog(ModalScreen[None]):
         with Vertical(classes="dialog -large"):
             yield Label("Secrets audit trail", classes="dialog-title")
             yield DataTable(cursor_type="row", id="audit-table")
-            yield Footer()
+            yield AdeFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -127,7 +128,7 @@ class SecretsScreen(Screen[None]):
             yield DataTable(cursor_type="row", id="secrets-table")
             yield Static("", id="secrets-detail", markup=False)
         yield StatusBar()
-        yield Footer()
+        yield AdeFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#secrets-table", DataTable)
