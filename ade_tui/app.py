@@ -4,8 +4,9 @@ Start-up: the first screen paints and takes keys before the engine is even impor
 settings: a tenth of a second of imports) load on a worker right after the first frame, then apply their
 theme and keymap; `ade_engine.services`, SQLAlchemy, Alembic and the store load on the worker that opens
 the workspace; screens import services inside the functions that call them. Then the job worker starts
-(embedded, unless an external `ade worker` serves the queue) and the sandbox is probed. Every service call goes through `call_service`: a
-named thread worker, shown in the status bar while it runs, whose result comes back on the UI thread.
+(embedded, unless an external `ade worker` serves the queue) and the sandbox is probed. Every service
+call goes through `call_service`: a named thread worker, shown in the status bar while it runs, whose
+result comes back on the UI thread.
 """
 
 from __future__ import annotations

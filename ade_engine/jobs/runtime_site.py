@@ -22,11 +22,11 @@ import fcntl
 import hashlib
 import importlib.util
 import os
-import threading
 import py_compile
 import shutil
 import stat
 import tempfile
+import threading
 from pathlib import Path
 
 from ade_engine import ENGINE_VERSION

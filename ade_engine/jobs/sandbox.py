@@ -241,7 +241,8 @@ def _probe_bwrap(started: subprocess.Popen[str] | str | None, ll: Mechanism, sc:
     result, err = _self_probe_result(started)
     if result is None:
         return Mechanism("bubblewrap", False, f"bwrap cannot start a sandboxed process: {err}", _USERNS_FIX)
-    path = started.args[0] if isinstance(started, subprocess.Popen) else "bwrap"
+    assert isinstance(started, subprocess.Popen)  # a start failure came back as (None, why) above
+    path = started.args[0]
     inner = []
     if ll.available and result.get("landlock_error"):
         inner.append(f"Landlock fails under bwrap: {result['landlock_error']}")
