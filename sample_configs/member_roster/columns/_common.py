@@ -1,14 +1,17 @@
 """Helpers shared by the field modules (leading underscore: not a field module itself)."""
 
 import re
+from functools import lru_cache
+
+from columns._headers import header_key
 
 # Value-shape detectors need a few values before they say anything: two cells prove little.
 MIN_PRESENT = 3
 
 
 def norm(text):
-    """Lower-case, collapse whitespace, trim — the engine's header normalization."""
-    return " ".join(str(text).lower().split())
+    """The matching key of a header: case, punctuation, camelCase and abbreviations ironed out (`_headers`)."""
+    return header_key(text)
 
 
 def header_score(header, meta):
@@ -18,12 +21,17 @@ def header_score(header, meta):
     """
     if header is None:
         return 0.0
-    wanted = [norm(meta["label"])] + [norm(s) for s in meta.get("synonyms", [])]
+    wanted = _wanted(meta["label"], tuple(meta.get("synonyms") or ()))
     text = norm(header)
     if text in wanted:
         return 0.9
     padded = f" {text} "
     return 0.6 if any(f" {w} " in padded for w in wanted) else 0.0
+
+
+@lru_cache(maxsize=256)
+def _wanted(label, synonyms):
+    return frozenset(norm(s) for s in (label, *synonyms))
 
 
 def present(values):

@@ -10,9 +10,10 @@ MONTHS = {m: i for i, m in enumerate(
 
 ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$")
 SLASHED = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$")
-DOTTED = re.compile(r"^(\d{1,2})[.-](\d{1,2})[.-](\d{4})$")          # 15.03.2021: day first
-DAY_MON = re.compile(r"^(\d{1,2})[ -]([A-Za-z]{3,9})\.?[ ,-]*(\d{4})$")   # 15-Mar-2021, 15 March 2021
-MON_DAY = re.compile(r"^([A-Za-z]{3,9})\.? (\d{1,2}),? (\d{4})$")     # March 15, 2021
+# Two-digit years ("3-Apr-21" is Excel's default d-mmm-yy) go through _year: 00–69 → 20xx, 70–99 → 19xx.
+DOTTED = re.compile(r"^(\d{1,2})[.-](\d{1,2})[.-](\d{2}|\d{4})$")     # 15.03.2021, 15.03.21: day first
+DAY_MON = re.compile(r"^(\d{1,2})[ -]([A-Za-z]{3,9})\.?[ ,-]*(\d{2}|\d{4})$")  # 15-Mar-2021, 3-Apr-21
+MON_DAY = re.compile(r"^([A-Za-z]{3,9})\.?[ -](\d{1,2}),?[ -](\d{2}|\d{4})$")  # March 15, 2021; Mar-15-21
 COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")                      # 20210315
 
 
@@ -53,11 +54,11 @@ def parse_date(value, order="MDY"):
         # "31/12/2019" cannot be month-first: fall back to the other order rather than reject it
         return _make(y, first, second) or _make(y, second, first)
     if (m := DOTTED.match(text)):
-        return _make(m.group(3), m.group(2), m.group(1))
+        return _make(_year(m.group(3)), m.group(2), m.group(1))
     if (m := DAY_MON.match(text)) and _month(m.group(2)):
-        return _make(m.group(3), _month(m.group(2)), m.group(1))
+        return _make(_year(m.group(3)), _month(m.group(2)), m.group(1))
     if (m := MON_DAY.match(text)) and _month(m.group(1)):
-        return _make(m.group(3), _month(m.group(1)), m.group(2))
+        return _make(_year(m.group(3)), _month(m.group(1)), m.group(2))
     if (m := COMPACT.match(text)):
         return _make(*m.groups())
     return None

@@ -11,11 +11,9 @@ CANONICAL = {
                  "sick leave"},
 }
 LOOKUP = {word: status for status, words in CANONICAL.items() for word in words}
-
-
-def _canonical(value):
-    text = clean_text(value)
-    return None if text is None else LOOKUP.get(text.lower())
+# "Yes"/"No" read as Active/Inactive once the header says status, but a yes/no column is no evidence of a
+# status column by itself (Union Member, Benefits Eligible…).
+DETECT = {word: status for word, status in LOOKUP.items() if word not in ("yes", "no")}
 
 
 def detect_header(*, header, field_name, field_meta, **_):
@@ -23,7 +21,8 @@ def detect_header(*, header, field_name, field_meta, **_):
 
 
 def detect_vocabulary(*, values_sample, field_name, **_):
-    return shape_scores(values_sample, lambda v: _canonical(v) is not None, field_name, weight=0.5)
+    return shape_scores(values_sample, lambda v: (t := clean_text(v)) is not None and t.lower() in DETECT,
+                        field_name, weight=0.5)
 
 
 @lru_cache(maxsize=4096, typed=True)

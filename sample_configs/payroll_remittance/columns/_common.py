@@ -1,25 +1,34 @@
 """Helpers shared by the payroll field modules."""
 
 import re
+from functools import lru_cache
+
+from columns._headers import header_key
 
 MIN_PRESENT = 3
 SYNTHETIC_HEADER = re.compile(r"^column \d+$")
 
 
 def norm(text):
-    return " ".join(str(text).lower().split())
+    """The matching key of a header: case, punctuation, camelCase and abbreviations ironed out (`_headers`)."""
+    return header_key(text)
 
 
 def header_score(header, meta):
     """+0.9 for the label or a synonym; +0.6 when one appears in the header as whole words."""
     if header is None:
         return 0.0
-    wanted = [norm(meta["label"])] + [norm(s) for s in meta.get("synonyms", [])]
+    wanted = _wanted(meta["label"], tuple(meta.get("synonyms") or ()))
     text = norm(header)
     if text in wanted:
         return 0.9
     padded = f" {text} "
     return 0.6 if any(f" {w} " in padded for w in wanted) else 0.0
+
+
+@lru_cache(maxsize=256)
+def _wanted(label, synonyms):
+    return frozenset(norm(s) for s in (label, *synonyms))
 
 
 def layout_score(header, column_index, field_name, env):
