@@ -52,7 +52,7 @@ def slow_profile(cells_mod, manifest, row):
             stripped = cell.strip()
             if cells_mod.text_is_value(stripped):
                 values += 1
-            elif "@" not in cell and len(stripped) <= 60:
+            elif "@" not in cell and len(stripped) <= 60 and len(stripped.split()) <= cells_mod.WORDY_MAX_WORDS:
                 wordy += 1
             known += cells_mod.squash(cell) in phrases
         elif isinstance(cell, cells_mod.TYPED) and not isinstance(cell, bool):

@@ -7,21 +7,32 @@ codes and labels come back again and again; a dict lookup is the cheapest way to
 import re
 from datetime import date, datetime, time
 
+from columns._headers import header_key
+
 DATE_TEXT = re.compile(
-    r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}[ -][A-Za-z]{3,9}[ -]\d{4})$")
+    r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}[ -][A-Za-z]{3,9}[ -](\d{2}|\d{4}))$")
+# Header labels that hold a digit but are not values: "Address 1", "Address Line 2", "Phone #2", "Email2"
+# (a word of 3+ letters, then a 1–2 digit ordinal) and plan names such as "401(k)". Month names are left
+# out: "Mar 15" is a date.
+NUMBERED_LABEL = re.compile(
+    r"^(?!(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? )"
+    r"[A-Za-z]{3,}(?:[ -][A-Za-z]+)* ?#?\d{1,2}$|^\d{3}\([a-z]\)$")
 EMAIL = re.compile(r"^\S+@\S+\.\S+$")
 _DIGIT = re.compile(r"[0-9]")  # ASCII digits; other scripts' digits take the slow check
 TYPED = (int, float, date, datetime, time)
 _TYPED_CLASSES = frozenset(TYPED)  # exact classes (bool is not among them)
 
 # Verdict flags of one cell: a value (number, date, e-mail, code) or wordy (short text, what headers hold), and
-# whether the text equals a field label or synonym of the manifest ("known").
+# whether the text equals a field label or synonym of the manifest ("known"). Text that is neither — a sentence,
+# a long note — is what instruction sheets and notes hold, and headers do not.
 VALUE, WORDY, KNOWN = 1, 2, 4
+WORDY_MAX_WORDS = 5  # "Amount of Federal Tax Withheld" is a label; "Unique member identifier, for example…" is not
 CACHE_LIMIT = 50_000  # distinct texts remembered; a cache starts over beyond it (bounded memory)
 
 
 def squash(text):
-    return " ".join(str(text).lower().split())
+    """The key a text is compared with the manifest's labels by (the column detectors use the same one)."""
+    return header_key(text)
 
 
 def is_numeric(text):
@@ -39,9 +50,10 @@ def text_is_value(text):
     if "@" in text and EMAIL.match(text):
         return True
     if _DIGIT.search(text) or (not text.isascii() and any(ch.isdigit() for ch in text)):
-        # a short code; a sentence that mentions a date is not a value
+        # a short code; a sentence that mentions a date is not a value, nor is a numbered label
         if len(text) <= 24 and len(text.split()) <= 3:
-            return True
+            # codes, phone numbers and amounts (most short digit texts) do not start with three letters
+            return not ((text[:3].isalpha() or text[-1] == ")") and NUMBERED_LABEL.match(text))
         return bool(DATE_TEXT.match(text)) or is_numeric(text)
     return is_numeric(text)  # no digit: only "nan", "inf" and the like parse
 
@@ -59,13 +71,12 @@ class _Texts:
         if verdict is None:
             stripped = text.strip()
             if text_is_value(stripped):
-                verdict = VALUE
-            elif "@" not in text and len(stripped) <= 60:
-                verdict = WORDY
+                verdict = VALUE  # a label is never a value: the (dearer) label key is not needed
             else:
-                verdict = 0
-            if squash(text) in self.phrases:
-                verdict |= KNOWN
+                if "@" not in text and len(stripped) <= 60 and len(stripped.split()) <= WORDY_MAX_WORDS:
+                    verdict = WORDY | KNOWN if squash(text) in self.phrases else WORDY
+                else:
+                    verdict = KNOWN if squash(text) in self.phrases else 0
             if len(self.verdicts) >= CACHE_LIMIT:
                 self.verdicts.clear()
             self.verdicts[text] = verdict

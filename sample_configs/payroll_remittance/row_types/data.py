@@ -2,11 +2,15 @@
 
 from row_types._cells import row_profile
 
+LABEL_VALUE = {"data": -0.8, "header": -0.5}
 
-def detect_data(*, row_values_sample, manifest, **_):
+
+def detect_data(*, row_values_sample, manifest, table_hint, **_):
     """- typed values: +0.3 … +0.7 data by the share of filled cells that are values;
     - width: one filled cell (titles, "Exported …" lines, notes) is neither header nor data (−0.8 data,
-      −0.5 header); three or more filled cells +0.2 data."""
+      −0.5 header); three or more filled cells +0.2 data when the row holds a value or a table is open
+      (a text-only row inside a table is a record missing its typed fields; before a table it is a list);
+    - a "Label:" | value pair ("Generated on:" | date, "Prepared by:" | name) is neither (−0.8 data, −0.5 header)."""
     filled, values, _wordy, _known = row_profile(row_values_sample, manifest)
     scores = {}
     if filled and values:
@@ -15,5 +19,15 @@ def detect_data(*, row_values_sample, manifest, **_):
         scores["data"] = scores.get("data", 0.0) - 0.8
         scores["header"] = -0.5
     elif filled >= 3:
-        scores["data"] = scores.get("data", 0.0) + 0.2
+        if values or table_hint.get("state") == "data":
+            scores["data"] = scores.get("data", 0.0) + 0.2
+    elif _is_label_value(row_values_sample):
+        return {"scores": dict(LABEL_VALUE)}
     return {"scores": scores}
+
+
+def _is_label_value(cells):
+    for first in cells:
+        if first is not None:
+            return isinstance(first, str) and first.rstrip().endswith(":")
+    return False
