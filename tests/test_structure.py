@@ -71,6 +71,20 @@ def test_stacked_and_merged_header_flattening():
     assert t.source_header == ["Id", "Address City", "Address Zip"]
 
 
+def test_merged_parents_do_not_fill_past_the_next_group():
+    # "Name" over First|Last and "Contact" over Email|Phone; "Hire Date" and "Status" are merged down two rows;
+    # a units row sits at the bottom. The second row's fill stops where the top row starts a new group.
+    block = [["Id", "Name", None, "Contact", None, "Hire Date", "Status"],
+             [None, "First", "Last", "Email", "Phone", None, None],
+             [None, None, None, None, "+1 ...", "MM/DD/YYYY", "A/I/L"]]
+    assert flatten_header(block, 1, 7) == ["Id", "Name First", "Name Last", "Contact Email",
+                                           "Contact Phone +1 ...", "Hire Date MM/DD/YYYY", "Status A/I/L"]
+    # Three levels: a parent over two groups still reaches every child column.
+    three = [["Employee", None, None, None], ["Name", None, "Contact", None], ["First", "Last", "Email", "Phone"]]
+    assert flatten_header(three, 1, 4) == ["Employee Name First", "Employee Name Last", "Employee Contact Email",
+                                           "Employee Contact Phone"]
+
+
 def test_max_header_rows_drops_oldest_to_preamble():
     res = scan([(H, ["a", "b"]), (H, ["c", "d"]), (H, ["e", "f"]), (D, [1, 2])], max_header_rows=2)
     assert roles(res)[1] == "preamble"

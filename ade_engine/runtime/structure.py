@@ -259,19 +259,28 @@ class TablePlan:
 
 
 def flatten_header(rows: Sequence[Sequence[Any]], span_min: int, span_max: int) -> list[str | None]:
-    """Flatten a header block over the span (pipeline.md §4.3): forward fill upper rows, join parts."""
+    """Flatten a header block over the span (pipeline.md §4.3): forward fill upper rows, join parts.
+
+    The fill of a row stops at a column where a row above starts a group of its own (a non-blank cell there
+    in the sheet): a merged cell cannot reach past its parent. Without that, in a block of "Name" over
+    First|Last, "Contact" over Email|Phone, then "Hire Date", with a units row at the bottom, "Phone" would
+    fill under "Hire Date" (docs/engine.md, Pass 1)."""
     texts: list[list[str | None]] = []
+    starts: set[int] = set()  # columns where some row above has its own (not filled) text
     for k, cells in enumerate(rows):
         line: list[str | None] = []
         last: str | None = None
+        own: list[int] = []
         for c in range(span_min, span_max + 1):
             v = header_text(cells[c - 1]) if c - 1 < len(cells) else None
+            if v is not None:
+                own.append(c)
             if k < len(rows) - 1:  # every row but the bottom one: nearest non-blank to the left
                 if v is None:
-                    v = last
-                else:
-                    last = v
+                    v = None if c in starts else last
+                last = v
             line.append(v)
+        starts.update(own)
         texts.append(line)
     out: list[str | None] = []
     for i in range(span_max - span_min + 1):
