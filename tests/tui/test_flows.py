@@ -99,6 +99,18 @@ async def test_external_change_updates_problems_and_reloads_clean_editor(make_ap
         assert await wait_for(pilot, lambda: screen.problems.diagnostics == [] and not app.busy)
 
 
+async def test_external_change_runs_static_then_dynamic_checks(make_app):
+    # Static checks answer first; a package without static errors then gets the dynamic probes too.
+    app = make_app(watch=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_new_draft(pilot)
+        target = Path(screen.info.path, "columns/status.py")
+        target.write_text(target.read_text() + "\n\ndef detect_boom(*, header, **_):\n    return 1 / 0\n")
+        assert await wait_for(pilot, lambda: any(d.code == "column.detector.exception"
+                                                 for d in screen.problems.diagnostics))
+        assert "(watch)" in str(screen.query_one("#package-status").render())
+
+
 async def test_save_conflict_offers_reload(make_app):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
