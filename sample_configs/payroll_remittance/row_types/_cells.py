@@ -18,6 +18,8 @@ NUMBERED_LABEL = re.compile(
     r"^(?!(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? )"
     r"[A-Za-z]{3,}(?:[ -][A-Za-z]+)* ?#?\d{1,2}$|^\d{3}\([a-z]\)$")
 EMAIL = re.compile(r"^\S+@\S+\.\S+$")
+# Print furniture: "Page 3", "Page 3 of 40", "Page 3 / 40", "3 of 40", "p. 3" (a report's page line).
+PAGE_MARK = re.compile(r"^(?:page\s*\d+(?:\s*(?:of|/)\s*\d+)?|\d+\s+of\s+\d+|p\.\s*\d+)$", re.IGNORECASE)
 _DIGIT = re.compile(r"[0-9]")  # ASCII digits; other scripts' digits take the slow check
 TYPED = (int, float, date, datetime, time)
 _TYPED_CLASSES = frozenset(TYPED)  # exact classes (bool is not among them)
@@ -56,6 +58,19 @@ def text_is_value(text):
             return not ((text[:3].isalpha() or text[-1] == ")") and NUMBERED_LABEL.match(text))
         return bool(DATE_TEXT.match(text)) or is_numeric(text)
     return is_numeric(text)  # no digit: only "nan", "inf" and the like parse
+
+
+def page_line(cells):
+    """One of the cells is a page mark ("Page 3 of 40"). Asked only of rows with three or fewer cells."""
+    return any(c.__class__ is str and PAGE_MARK.match(c.strip()) for c in cells)
+
+
+def first_filled(cells):
+    """The first non-blank cell (None for an empty row)."""
+    for cell in cells:
+        if cell is not None:
+            return cell
+    return None
 
 
 class _Texts:
