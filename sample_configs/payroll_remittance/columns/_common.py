@@ -15,7 +15,8 @@ def norm(text):
 
 
 def header_score(header, meta):
-    """+0.9 for the label or a synonym; +0.6 when one appears in the header as whole words."""
+    """+0.9 for the label or a synonym; +0.6 when the label or a synonym of two or more words appears in the
+    header as whole words; +0.3 when only a one-word synonym does ("from", "to", "net", "name")."""
     if header is None:
         return 0.0
     wanted = _wanted(meta["label"], tuple(meta.get("synonyms") or ()))
@@ -23,12 +24,23 @@ def header_score(header, meta):
     if text in wanted:
         return 0.9
     padded = f" {text} "
-    return 0.6 if any(f" {w} " in padded for w in wanted) else 0.0
+    hits = [w for w in wanted if f" {w} " in padded]
+    if not hits:
+        return 0.0
+    # A one-word synonym inside a longer header is weak on its own ("last" in "last_login_at", "to" in
+    # "Paid To"): 0.3, below the threshold, so the column maps only when its values agree.
+    label = _label(meta["label"])
+    return 0.6 if any(w == label or " " in w for w in hits) else 0.3
 
 
 @lru_cache(maxsize=256)
 def _wanted(label, synonyms):
     return frozenset(norm(s) for s in (label, *synonyms))
+
+
+@lru_cache(maxsize=64)
+def _label(label):
+    return norm(label)
 
 
 def layout_score(header, column_index, field_name, env):
