@@ -11,7 +11,10 @@ the ones that broke the sample packages on real files:
 - Excel Data > Subtotal rows, where "<group> Total" sits in the grouped column;
 - instruction and lookup sheets next to the real table;
 - d-Mon-yy date text;
-- several phone columns, numeric employee numbers, job codes and yes/no flags.
+- several phone columns, numeric employee numbers, job codes and yes/no flags;
+- printed reports that repeat a title / page line and the header on every page;
+- a second line per record (the address under the member), and a code legend right above the header;
+- audit columns whose names hold a one-word synonym ("last_login_at", "Paid To").
 """
 
 from __future__ import annotations
@@ -203,5 +206,111 @@ def hris_numbers_and_flags(folder: Path) -> Path:
     return path
 
 
+ROSTER_HEADER = ["Member ID", "First Name", "Last Name", "Email", "Phone", "Hire Date", "Status"]
+
+
+def _roster_row(n: int) -> list:
+    m = member(n)
+    return [m["id"], m["first"], m["last"], m["email"], m["phone"], m["hired"], m["status"]]
+
+
+def _paged(folder: Path, name: str, title_line) -> Path:
+    """A printed report: 4 pages of 25 members, each page opening with `title_line(page)` above the header and
+    closing with a blank line. 100 members, header rows 2, 30, 58, 86."""
+    wb = _workbook()
+    ws = wb.active
+    ws.title = "Report"
+    row = 1
+    for page in range(4):
+        _put(ws, row, 1, title_line(page + 1))
+        _put(ws, row + 1, 1, ROSTER_HEADER)
+        row += 2
+        for n in range(25 * page, 25 * page + 25):
+            _put(ws, row, 1, _roster_row(n))
+            row += 1
+        row += 1
+    path = folder / f"{name}.xlsx"
+    wb.save(path)
+    return path
+
+
+def paged_report(folder: Path) -> Path:
+    """Report title in A and "Page N of 4" in G above every page's header."""
+    return _paged(folder, "paged_report",
+                  lambda page: ["Valley Growers Co-op - Member Roster", *[None] * 5, f"Page {page} of 4"])
+
+
+def titled_report(folder: Path) -> Path:
+    """Report title in A and "Confidential" in G above every page's header (two text cells with a gap)."""
+    return _paged(folder, "titled_report",
+                  lambda page: ["Valley Growers Co-op - Member Roster", *[None] * 5, "Confidential"])
+
+
+def address_lines(folder: Path) -> Path:
+    """Each member takes two lines: the record, then the street and "City, ST zip" in B:C. 12 members."""
+    wb = _workbook()
+    ws = wb.active
+    ws.title = "Members"
+    _put(ws, 1, 1, ["Member #", "Last Name", "First Name", "Phone", "Email", "Date Joined"])
+    for n in range(12):
+        m = member(n)
+        _put(ws, 2 + 2 * n, 1, [m["id"], m["last"], m["first"], m["phone"], m["email"], m["hired"]])
+        _put(ws, 3 + 2 * n, 2, [f"{100 + n} Oak St", f"{m['city']}, {m['state']} {97401 + n}"])
+    path = folder / "address_lines.xlsx"
+    wb.save(path)
+    return path
+
+
+def legend_above_header(folder: Path) -> Path:
+    """Upload template: title, instructions, then a "Status codes:" legend in E9:H9 right above the header
+    (row 10); 10 members with one-letter status codes."""
+    wb = _workbook()
+    ws = wb.active
+    ws.title = "Upload"
+    ws["A1"] = "VALLEY GROWERS CO-OP"
+    ws["A3"] = "Fill in one row per member, starting on row 11. Do not rename the header row."
+    _put(ws, 9, 5, ["Status codes:", "A = Active", "I = Inactive", "L = On Leave"])
+    _put(ws, 10, 1, ["Member ID*", "First Name*", "Last Name*", "Email*", "Phone", "Hire Date", "Status",
+                     "Branch"])
+    for n in range(10):
+        _put(ws, 11 + n, 1, _roster_row(n)[:6] + [member(n)["status"][0], "Salem"])
+    path = folder / "legend_above_header.xlsx"
+    wb.save(path)
+    return path
+
+
+def saas_users(folder: Path) -> Path:
+    """SaaS user export with one full-name column and audit columns: last_login_at (ISO datetimes) and
+    last_modified_by (account names). No first or last name column."""
+    rows = [["id", "name", "email", "phone", "joined_at", "status", "last_login_at", "last_modified_by"]]
+    for n in range(10):
+        m = member(n)
+        rows.append([m["id"], f"{m['first']} {m['last']}", m["email"], m["phone"], f"{m['hired']}T08:00:00Z",
+                     m["status"].lower(), f"2025-02-{1 + n:02d}T08:{10 + n}:00Z", ["hr-sync", "admin"][n % 2]])
+    return _csv(folder / "saas_users.csv", rows)
+
+
+def name_parts_flattened(folder: Path) -> Path:
+    """Headers as a flattened "Name" group ("Name First", "Name Last") and a snake_case "joined_at"."""
+    rows = [["Member ID", "Name First", "Name Last", "Email", "joined_at", "Status"]]
+    for n in range(10):
+        m = member(n)
+        rows.append([m["id"], m["first"], m["last"], m["email"], m["hired"].isoformat(), m["status"]])
+    return _csv(folder / "name_parts_flattened.csv", rows)
+
+
+def payroll_paid_to(folder: Path) -> Path:
+    """Payroll export with "Date From" (no period end column), "Gross Wages" and a "Paid To" bank column."""
+    rows = [["Employee ID", "Employee Name", "Date From", "Gross Wages", "Deductions", "Net Pay", "Paid To"]]
+    for n in range(9):
+        m = member(n)
+        gross = 2400.0 + 75 * n
+        rows.append([f"E-{5100 + n}", f"{m['first']} {m['last']}", "01/16/2025", f"{gross:.2f}",
+                     f"{gross * 0.22:.2f}", f"{gross * 0.78:.2f}", ["Valley Credit Union", "First Harbor Bank"][n % 2]])
+    return _csv(folder / "payroll_paid_to.csv", rows)
+
+
 BUILDERS = {f.__name__: f for f in (labelled_preamble, contacts_with_gaps, numbered_headers, database_export,
-                                    payroll_register, with_help_and_lists, hris_numbers_and_flags)}
+                                    payroll_register, with_help_and_lists, hris_numbers_and_flags, paged_report,
+                                    titled_report, address_lines, legend_above_header, saas_users,
+                                    name_parts_flattened, payroll_paid_to)}

@@ -165,6 +165,72 @@ def test_numbers_codes_flags_phones_and_short_year_dates(run):
     assert issues == []
 
 
+@pytest.mark.parametrize("builder", ["paged_report", "titled_report"])
+def test_a_printed_report_is_one_table_across_its_pages(run, builder):
+    """Round 2, F1: the title / "Page N of 4" line repeated above every page's header is not part of the
+    header, so the repeated headers merge into one table instead of one table per page."""
+    result = run(builder, "member_roster")
+    [table] = result.tables()
+    assert (table["range"], table["header"]["row_indexes"], table["data_row_count"]) == ("A2:G111", [2], 100)
+    assert result.mapping(table) == dict(zip("ABCDEFG", ROSTER_FIELDS))
+    roles = result.roles()
+    assert [roles[r] for r in (1, 29, 30, 57, 58, 85, 86)] == [
+        "preamble", "excluded", "repeated_header", "excluded", "repeated_header", "excluded", "repeated_header"]
+    assert result.engine_issues() == []
+    assert result.column("Member ID") == [inputs.member(n)["id"] for n in range(100)]
+
+
+def test_an_address_line_under_each_member_is_not_a_member(run):
+    """Round 2, F3: the street / "City, ST zip" line in B:C under each record is left out; 12 members."""
+    result = run("address_lines", "member_roster")
+    [table] = result.tables()
+    assert (table["range"], table["data_row_count"]) == ("A1:F24", 12)
+    assert result.mapping(table) == dict(zip("ABCDEF", ["member_id", "last_name", "first_name", "phone", "email",
+                                                        "hire_date"]))
+    assert result.column("Last Name") == [inputs.member(n)["last"] for n in range(12)]
+    assert result.engine_issues() == []
+    assert not [i for t in result.all_tables() for i in t["validation"]["issues"] if i["target_field"] == "member_id"]
+
+
+def test_a_code_legend_above_the_header_is_not_part_of_it(run):
+    """Round 2, F4: "Status codes:" | "A = Active" | … right above the header stays out of the header block."""
+    result = run("legend_above_header", "member_roster")
+    [table] = result.tables()
+    assert (table["range"], table["header"]["row_indexes"], table["data_row_count"]) == ("A10:H20", [10], 10)
+    assert result.mapping(table) == dict(zip("ABCDEFGH", [*ROSTER_FIELDS, None]))
+    assert result.roles()[9] == "preamble"
+    assert not [h for h in result.rows[0] if h and "Active" in h]
+
+
+def test_audit_columns_do_not_become_names(run):
+    """Round 2, F2: "last_login_at" holds the synonym "last" but dates, so Last Name stays unmapped."""
+    result = run("saas_users", "member_roster")
+    [table] = result.tables()
+    assert result.mapping(table) == {"A": "member_id", "B": None, "C": "email", "D": "phone", "E": "hire_date",
+                                     "F": "status", "G": None, "H": None}
+    assert ("required_field_unmapped", "last_name") in result.engine_issues()
+    assert not [v for v in result.column("Last Name") if v]
+
+
+def test_one_word_synonyms_still_map_when_the_values_agree(run):
+    """Round 2, F2: "Name First" / "Name Last" (names) and "joined_at" (dates) still map."""
+    result = run("name_parts_flattened", "member_roster")
+    [table] = result.tables()
+    assert result.mapping(table) == dict(zip("ABCDEF", ["member_id", "first_name", "last_name", "email",
+                                                        "hire_date", "status"]))
+    assert result.column("Last Name") == [inputs.member(n)["last"] for n in range(10)]
+
+
+def test_payroll_one_word_synonyms_need_agreeing_values(run):
+    """Round 2, F2 in payroll: "Paid To" (bank names) is not the period end; "Date From" (dates) is the
+    period start and "Gross Wages" (amounts) the gross pay."""
+    result = run("payroll_paid_to", "payroll_remittance")
+    [table] = result.tables()
+    assert result.mapping(table) == {"A": "employee_id", "B": "employee_name", "C": "period_start",
+                                     "D": "gross_pay", "E": "deductions", "F": "net_pay", "G": None}
+    assert result.engine_issues() == [("required_field_unmapped", "period_end")]
+
+
 @pytest.mark.parametrize("package", ["member_roster", "payroll_remittance"])
 def test_two_digit_years_parse_in_both_packages(package, monkeypatch):
     """F9 at the parser: d-Mon-yy, Mon-d-yy, dd.mm.yy (00-69 is 20xx, 70-99 is 19xx)."""
