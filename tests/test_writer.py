@@ -200,3 +200,52 @@ def test_abort_after_rows_leaves_nothing_behind(tmp_path):
         writer.write_row([f"row {i}", i])
     writer.abort()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_dates_are_the_serials_xlsxwriter_would_write(tmp_path):
+    """The writer turns dates, datetimes and times into Excel serials itself; the sheet XML is the same as
+    when xlsxwriter converts them (epoch, the fictitious 1900-02-29, microseconds, the last Excel second)."""
+    import random
+    import re
+
+    import xlsxwriter
+    from xlsxwriter.utility import _datetime_to_excel_datetime
+
+    from ade_engine.runtime.writer import DATE_FORMAT, DATETIME_FORMAT, DURATION_FORMAT, TIME_FORMAT, excel_serial
+
+    rng = random.Random(11)
+    values = [dt.date(1900, 1, 1), dt.date(1900, 2, 28), dt.date(1900, 3, 1), dt.date(9999, 12, 31),
+              dt.datetime(1900, 1, 1, 6), dt.datetime(1900, 2, 28, 23, 59, 59, 999999), dt.datetime(1900, 3, 1, 0, 0, 0, 1),
+              dt.datetime(9999, 12, 31, 23, 59, 59)]
+    for _ in range(2000):
+        day = dt.date(1900, 1, 1) + dt.timedelta(days=rng.randrange(2958465))
+        values += [day, dt.datetime(day.year, day.month, day.day, rng.randrange(24), rng.randrange(60),
+                                    rng.randrange(60), rng.choice([0, rng.randrange(10**6)]))]
+    for v in values:
+        assert excel_serial(v) == _datetime_to_excel_datetime(v, False, False), v
+
+    times = [dt.time(0, 0), dt.time(23, 59, 59, 999999), dt.time(12, 0, 0, 1)] + [
+        dt.time(rng.randrange(24), rng.randrange(60), rng.randrange(60), rng.choice([0, rng.randrange(10**6)]))
+        for _ in range(500)]
+    for v in times:
+        assert excel_serial(v) == _datetime_to_excel_datetime(v, False, False), v
+    values += times
+    rows = [values[i:i + 4] for i in range(0, len(values), 4)]
+    write(tmp_path / "ours.xlsx", rows)
+    book = xlsxwriter.Workbook(str(tmp_path / "theirs.xlsx"), {"constant_memory": True})
+    book.set_properties({"created": CREATED})
+    ws = book.add_worksheet("Normalized")
+    fmt = {dt.date: book.add_format({"num_format": DATE_FORMAT}),
+           dt.datetime: book.add_format({"num_format": DATETIME_FORMAT}),
+           dt.time: book.add_format({"num_format": TIME_FORMAT})}
+    book.add_format({"num_format": DURATION_FORMAT})
+    for r, row in enumerate(rows):
+        for c, v in enumerate(row):
+            ws.write_datetime(r, c, v, fmt[type(v)])
+    book.close()
+
+    def sheet_data(path):
+        with zipfile.ZipFile(path) as zf:
+            return re.search(rb"<sheetData>.*</sheetData>", zf.read("xl/worksheets/sheet1.xml"), re.S).group(0)
+
+    assert sheet_data(tmp_path / "ours.xlsx") == sheet_data(tmp_path / "theirs.xlsx")

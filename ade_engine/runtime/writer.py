@@ -34,6 +34,29 @@ DURATION_FORMAT = "[h]:mm:ss"
 _EXCEL_MIN = _dt.datetime(1900, 1, 1)
 _EXCEL_MAX = _dt.datetime(9999, 12, 31, 23, 59, 59)
 _EXCEL_MIN_DATE = _EXCEL_MIN.date()
+# Excel's 1900 date system: serial 1 = 1900-01-01, and a fictitious 1900-02-29 after serial 59.
+_EPOCH = _dt.datetime(1899, 12, 31)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+
+
+def excel_serial(value: _dt.date | _dt.time) -> float:
+    """The Excel serial number of a naive date, datetime or time within Excel's range: the same float
+    xlsxwriter computes (its arithmetic, step for step, so the files are byte-identical), without its
+    per-call type dispatch. Dates and times are most of a typical output's non-text cells."""
+    if value.__class__ is _dt.time:
+        seconds = value.hour * 3600 + value.minute * 60 + value.second
+        return 0 + (float(seconds) + float(value.microsecond) / 1e6) / (60 * 60 * 24)
+    if value.__class__ is _dt.date:
+        days = value.toordinal() - _EPOCH_ORDINAL
+        serial = days + 0.0
+    else:
+        delta = value - _EPOCH
+        serial = delta.days + (float(delta.seconds) + float(delta.microseconds) / 1e6) / (60 * 60 * 24)
+        if value.year == 1900 and value.month == 1 and value.day == 1:
+            serial -= 1  # xlsxwriter's time-only correction, which also applies to that date
+    if serial > 59:
+        serial += 1
+    return serial
 
 
 @dataclass(frozen=True)
@@ -157,7 +180,7 @@ class OutputWriter:
             values = list(values)
         if self._next_row >= MAX_ROWS or len(values) > MAX_COLUMNS:
             _check_limits(self._next_row, len(values))
-        put_string, put_number, put_boolean, put_datetime = self._put
+        put_string, put_number, put_boolean = self._put
         fmt = self._fmt
         row = self._next_row
         fixes: list[WriterFix] = []
@@ -182,7 +205,13 @@ class OutputWriter:
                     fixes.append(WriterFix(col, "non_finite_float"))
                 continue
             if cls is _dt.date and value >= _EXCEL_MIN_DATE:
-                put_datetime(row, col, value, fmt["date"])
+                put_number(row, col, excel_serial(value), fmt["date"])
+                continue
+            if cls is _dt.datetime and value.tzinfo is None and _EXCEL_MIN <= value <= _EXCEL_MAX:
+                put_number(row, col, excel_serial(value), fmt["datetime"])
+                continue
+            if cls is _dt.time and value.tzinfo is None:
+                put_number(row, col, excel_serial(value), fmt["time"])
                 continue
             if cls is not bool:
                 value = _prepare_other(value, col, fixes)
@@ -196,11 +225,11 @@ class OutputWriter:
             elif cls is bool:
                 put_boolean(row, col, value)
             elif cls is _dt.datetime:
-                put_datetime(row, col, value, fmt["datetime"])
+                put_number(row, col, excel_serial(value), fmt["datetime"])
             elif cls is _dt.date:
-                put_datetime(row, col, value, fmt["date"])
+                put_number(row, col, excel_serial(value), fmt["date"])
             elif cls is _dt.time:
-                put_datetime(row, col, value, fmt["time"])
+                put_number(row, col, excel_serial(value), fmt["time"])
             else:  # timedelta
                 put_number(row, col, value.total_seconds() / 86400, fmt["duration"])
         self._next_row += 1
@@ -277,12 +306,13 @@ def _write_only_rows(ws: Any) -> Any:
     return fh
 
 
-def _cell_writers(ws: Any) -> tuple[Any, Any, Any, Any]:
-    """The worksheet's string/number/boolean/datetime writers. xlsxwriter's public `write_*` methods first
+def _cell_writers(ws: Any) -> tuple[Any, Any, Any]:
+    """The worksheet's string/number/boolean writers (dates and times go in as serial numbers with a date
+    format, `excel_serial`). xlsxwriter's public `write_*` methods first
     try to parse an A1 reference out of their arguments (a wrapper per call, about a tenth of the cost of a
     cell); our rows and columns are always numbers, so the row/column implementations behind them are
     called directly when this xlsxwriter has them, the public methods otherwise."""
-    names = ("string", "number", "boolean", "datetime")
+    names = ("string", "number", "boolean")
     direct = [getattr(ws, f"_write_{n}", None) for n in names]
     if all(callable(f) for f in direct):
         return tuple(direct)  # type: ignore[return-value]
