@@ -92,6 +92,11 @@ async def test_set_list_delete_and_audit_without_ever_showing_the_value(app):
         await pilot.press("d")
         await pilot.pause()
         await pilot.click("#choice-delete")
+        # The answer starts the delete after the dialog closes: wait for the table, not for a quiet moment.
+        for _ in range(600):
+            if table.row_count == 0:
+                break
+            await pilot.pause(0.05)
         await settle(pilot)
         assert table.row_count == 0
         assert svc.list_secrets(app.ws) == []

@@ -125,9 +125,8 @@ async def test_save_conflict_offers_reload(make_app):
         assert isinstance(app.screen, ConfirmDialog)
         assert target.read_text() == theirs  # nothing overwritten behind the user's back
         await pilot.click("#choice-reload")
-        await settle(pilot)
-        assert app.screen is screen
-        assert screen.editor.text == theirs and not screen.editor.dirty
+        assert await wait_for(pilot, lambda: app.screen is screen and screen.editor.text == theirs)
+        assert not screen.editor.dirty
 
 
 async def test_save_conflict_overwrite_keeps_my_text(make_app):
@@ -142,8 +141,10 @@ async def test_save_conflict_overwrite_keeps_my_text(make_app):
         await pilot.press("ctrl+s")
         await settle(pilot)
         app.screen.query_one("#choice-overwrite").press()
-        await settle(pilot)
-        assert target.read_text() == mine and not screen.editor.dirty
+        # The answer starts a new save after the dialog closes: wait for its outcome, not for a quiet moment
+        # (settle can look before that save has even started).
+        assert await wait_for(pilot, lambda: app.screen is screen and not screen.editor.dirty)
+        assert target.read_text() == mine
 
 
 async def test_publish_shows_diff_then_freezes_the_draft(make_app, settings):
