@@ -66,7 +66,8 @@ class _ExplicitTuiSettings(TuiSettings):
 
 
 def _invalid(exc: ValidationError, where: str) -> AdeError:
-    problems = [f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors(include_url=False)]
+    problems = [f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors(include_url=False)]
     return AdeError(f"invalid workstation settings in {where}: {'; '.join(problems)}",
                     code="settings_invalid", details={"problems": problems})
 
@@ -85,7 +86,7 @@ def load_tui_settings(data_dir: Path | None = None) -> TuiSettings:
     try:
         return TuiSettings(**values)
     except ValidationError as exc:
-        raise _invalid(exc, f"{path} / ADE_TUI_*" if path else "ADE_TUI_*") from None
+        raise _invalid(exc, f"{path} / ADE_TUI_*" if values else "ADE_TUI_*") from None
 
 
 def explicit_tui_settings(**values: Any) -> TuiSettings:

@@ -136,7 +136,7 @@ def test_bad_settings_stop_the_workstation_with_the_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ade_tui", "--headless", "--exit-when-ready"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert "error: settings_invalid" in proc.stderr and "watch_debounce_ms" in proc.stderr
+    assert "error: settings_invalid: invalid workstation settings in ADE_TUI_*: watch_debounce_ms" in proc.stderr
     assert not (tmp_path / "data" / "ade.sqlite").exists()  # nothing was opened
 
 
@@ -148,6 +148,7 @@ def test_an_unknown_theme_is_a_settings_error_naming_the_choices(tmp_path):
     with pytest.raises(AdeError) as err:
         load_tui_settings(tmp_path)
     assert err.value.code == "settings_invalid"
-    assert "'textual-ansi' is not a Textual theme" in err.value.message and "ansi-dark" in err.value.message
+    assert "theme: 'textual-ansi' is not a Textual theme" in err.value.message and "ansi-dark" in err.value.message
+    assert str(tmp_path / "tui.json") in err.value.message  # where the bad value came from
     (tmp_path / "tui.json").write_text('{"theme": "ansi-dark"}')
     assert load_tui_settings(tmp_path).theme == "ansi-dark"
