@@ -3,6 +3,7 @@ value is never on screen (every frame's SVG export is searched)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ from secrets_world import OTHER, TOKEN
 
 from ade_engine.services import secrets as svc
 from ade_engine.settings import isolated_settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tui"))  # the workstation tests' helpers
+from tui_support import wait_for  # noqa: E402
 
 FRAGMENTS = ("S3cr3t", "tok/en", "another-Secret", "Value-42")
 
@@ -93,12 +97,8 @@ async def test_set_list_delete_and_audit_without_ever_showing_the_value(app):
         await pilot.pause()
         await pilot.click("#choice-delete")
         # The answer starts the delete after the dialog closes: wait for the table, not for a quiet moment.
-        for _ in range(600):
-            if table.row_count == 0:
-                break
-            await pilot.pause(0.05)
+        assert await wait_for(pilot, lambda: table.row_count == 0)
         await settle(pilot)
-        assert table.row_count == 0
         assert svc.list_secrets(app.ws) == []
         assert_not_rendered(app)
 
