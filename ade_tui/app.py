@@ -97,13 +97,15 @@ class AdeApp(App[int]):
         exit_when_ready: bool = False,
     ) -> None:
         super().__init__()
-        if (settings is None or tui is None) and settings_loader is None:
-            raise TypeError("AdeApp needs settings and tui, or a settings_loader")
         # Given settings (tests, embedding) are used as they are; otherwise `settings_loader` runs on a
         # worker once the first frame is out, and both stay None until then (nothing before the workspace
         # opens reads them).
+        if settings is not None and tui is not None:
+            settings_loader = None
+        elif settings_loader is None:
+            raise TypeError("AdeApp needs settings and tui, or a settings_loader")
         self.settings, self.tui = settings, tui
-        self._settings_loader = settings_loader if settings is None or tui is None else None
+        self._settings_loader = settings_loader
         self._given_worker_host = worker_host
         self.worker_host: WorkerHost = worker_host or (
             choose_worker_host(settings) if self._settings_loader is None else NoWorkerHost(detail="starting"))
