@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from textual.widgets import DataTable
+from ade_tui.widgets.table import FreshWidthsTable
 
 if TYPE_CHECKING:
     from ade_engine.services.configs import ConfigDetail
@@ -43,7 +43,7 @@ def row_for(detail: ConfigDetail, validation: str) -> ConfigRow:
     return ConfigRow(detail.config_id, status, active, validation, str(len(detail.versions)), detail.title)
 
 
-class ConfigTable(DataTable):
+class ConfigTable(FreshWidthsTable):
     """Rows keyed by config id; `show` adds, updates and removes rows without rebuilding the table."""
 
     DEFAULT_CSS = """

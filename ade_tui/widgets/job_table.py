@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from textual.widgets import DataTable
+from ade_tui.widgets.table import FreshWidthsTable
 
 if TYPE_CHECKING:
     from ade_engine.services.jobs import JobInfo, JobProgress
@@ -72,7 +72,7 @@ def row_for(info: JobInfo, progress: JobProgress, config_label: str, running_ms:
                   info.source_file or info.document_id or "")
 
 
-class JobTable(DataTable):
+class JobTable(FreshWidthsTable):
     """Rows keyed by job id, newest first. `show` adds, updates (changed cells only) and removes rows."""
 
     DEFAULT_CSS = """

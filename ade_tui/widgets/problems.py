@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 from textual.widgets import DataTable
 
+from ade_tui.widgets.table import FreshWidthsTable
+
 if TYPE_CHECKING:
     from ade_engine.services.configs import Diagnostic
 
@@ -36,7 +38,7 @@ def summary(diagnostics: list[Diagnostic]) -> str:
     return ", ".join(parts)
 
 
-class ProblemsPanel(DataTable):
+class ProblemsPanel(FreshWidthsTable):
     """Rows are added and removed by key; order is severity, file, line."""
 
     DEFAULT_CSS = """
