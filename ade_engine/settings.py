@@ -2,13 +2,21 @@
 
 Build it once with `load_settings()` and pass it down. Tests use `isolated_settings(tmp_path)`, which
 ignores the process environment so a developer's own `ADE_*` variables cannot leak into a test.
+
+An `ADE_*` variable that nothing reads (a misspelt name) is reported once per process on stderr with the
+closest known name; with `ADE_STRICT_SETTINGS=1` it is a `settings_invalid` error instead. Checks that look
+at the machine (does `ADE_JOB_USER` exist…) are in `services.startup.check_startup`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import difflib
+import os
 import re
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +31,11 @@ SandboxLevel = Literal["auto", "strict", "standard", "basic", "reduced"]
 _KEY_ID = re.compile(r"^[a-z0-9-]{1,32}$")
 # Fields whose raw value must never be echoed back in an error message.
 _SENSITIVE = {"secrets_key", "database_url"}
+# `ADE_*` names that other parts read legitimately, so they are not "unknown": the job process's own
+# environment (set by jobs/launcher.build_child_env) and the workstation's settings (ade_tui/settings.py,
+# which checks its own names).
+_OTHER_NAMES = frozenset({"ADE_JOB_ID", "ADE_JOB_DIR", "ADE_TRACE_ID", "ADE_NETWORK"})
+_OTHER_PREFIXES = ("ADE_TUI_",)
 
 
 def default_data_dir() -> Path:
@@ -69,6 +82,8 @@ class Settings(BaseSettings):
     reader_inmemory_max_mb: int = Field(64, ge=1, le=1_048_576)
     # Not in jobs.md §11: where first start finds the packages it imports (empty = none).
     sample_configs_dir: Path | None = None
+    # Not in jobs.md §11: an ADE_* variable that nothing reads is an error instead of a warning.
+    strict_settings: bool = False
 
     @field_validator("data_dir", "wheelhouse", "pip_cache_dir", "secrets_keyring", "sample_configs_dir", "job_python",
                      mode="before")
@@ -189,12 +204,56 @@ def _describe(exc: ValidationError, *, from_env: bool) -> AdeError:
     return AdeError(message, code="settings_invalid", details={"problems": problems})
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read `ADE_*` from the environment (explicit overrides win); bad values raise `settings_invalid`."""
+def known_names() -> list[str]:
+    """Every `ADE_*` environment variable some part of ADE reads (the `ADE_TUI_*` family aside)."""
+    return sorted({ENV_PREFIX + name.upper() for name in Settings.model_fields} | _OTHER_NAMES)
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One sentence for each `ADE_*` variable of `environ` (default: the process environment) that nothing
+    reads, naming the closest known name when there is one."""
+    env = os.environ if environ is None else environ
+    known = known_names()
+    out = []
+    for raw in sorted(env):
+        name = raw.upper()
+        if not name.startswith(ENV_PREFIX) or name in known or name.startswith(_OTHER_PREFIXES):
+            continue
+        # Compared without the shared prefix, which would make every name look alike.
+        close = difflib.get_close_matches(name[len(ENV_PREFIX):], [k[len(ENV_PREFIX):] for k in known], n=1,
+                                          cutoff=0.6)
+        hint = f"did you mean {ENV_PREFIX}{close[0]}?" if close else "no ADE setting has a similar name"
+        out.append(f"{raw} is not an ADE setting and is ignored; {hint}")
+    return out
+
+
+_warned: set[str] = set()
+
+
+def _stderr_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        print(f"warning: {message} (ADE_STRICT_SETTINGS=1 makes this an error)", file=sys.stderr, flush=True)
+
+
+def load_settings(*, warn: Callable[[str], None] | None = _stderr_once, **overrides: Any) -> Settings:
+    """Read `ADE_*` from the environment (explicit overrides win); bad values raise `settings_invalid`.
+
+    Unknown `ADE_*` names go to `warn` (default: stderr, once per process; None: say nothing), or raise
+    `settings_invalid` when `ADE_STRICT_SETTINGS` is on."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise _describe(exc, from_env=True) from None
+    unknown = unknown_variables()
+    if unknown and settings.strict_settings:
+        raise AdeError("unknown settings (ADE_STRICT_SETTINGS is on): " + "; ".join(unknown)
+                       + " (rename or unset these variables)", code="settings_invalid",
+                       details={"problems": unknown})
+    if warn is not None:
+        for message in unknown:
+            warn(message)
+    return settings
 
 
 def isolated_settings(data_dir: Path | str, **overrides: Any) -> Settings:

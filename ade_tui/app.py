@@ -51,11 +51,14 @@ def open_workspace(settings: Settings) -> Workspace:
 
 def load_all_settings() -> tuple[Settings, TuiSettings]:
     """The default settings loader: the engine's settings, then the app's (`<data dir>/tui.json`, `ADE_TUI_*`).
-    Runs on a worker after the first paint; raises `AdeError(settings_invalid)` on a bad value."""
+    Runs on a worker after the first paint; raises `AdeError(settings_invalid)` on a bad value or on one
+    that cannot work on this machine (`check_startup`). Unknown ADE_* names are shown once the app is up."""
+    from ade_engine.services.startup import check_startup
     from ade_engine.settings import load_settings
     from ade_tui.settings import load_tui_settings
 
-    settings = load_settings()
+    settings = load_settings(warn=None)  # stderr is the app's screen: `_settings_loaded` notifies instead
+    check_startup(settings)
     return settings, load_tui_settings(settings.data_dir)
 
 
@@ -147,6 +150,10 @@ class AdeApp(App[int]):
     def _settings_loaded(self, loaded: tuple[Settings, TuiSettings]) -> None:
         self.settings, self.tui = loaded
         self._apply_tui_settings()
+        from ade_engine.settings import unknown_variables
+
+        for message in unknown_variables():  # a misspelt ADE_* name is ignored: say so where it can be seen
+            self.notify(message, title="settings", severity="warning", timeout=30, markup=False)
         if self._given_worker_host is None:
             self.worker_host = choose_worker_host(self.settings)
         self._open()

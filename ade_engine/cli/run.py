@@ -1,7 +1,7 @@
 """`ade run INPUT --config PACKAGE_DIR`: one job in the foreground, without the database (jobs.md §12).
 
-Same path as a queued job: input gate, static validation, staging, spawn with sandbox and limits,
-cancellation (Ctrl-C) and finalization. The job directory is `--out` and is never cleaned up: `tmp/` is
+Same path as a queued job: input gate, static validation, staging, prepare (requirements.txt, once per
+deps_hash), spawn with sandbox and limits, cancellation (Ctrl-C) and finalization. The job directory is `--out` and is never cleaned up: `tmp/` is
 removed like for every job, but `inputs/` is kept (it is the record of what ran; a hard link when it can be).
 """
 
@@ -46,9 +46,12 @@ def register(subparsers: Any) -> None:
 
 # ----------------------------------------------------------------------------- the run itself (no printing)
 def _load_settings() -> Any:
+    from ade_engine.services.startup import check_startup
     from ade_engine.settings import load_settings
 
-    return load_settings()
+    settings = load_settings()
+    check_startup(settings)
+    return settings
 
 
 def _sandbox_level(settings: Any) -> str:
@@ -145,10 +148,9 @@ def plan_run(input_path: str, config_dir: str, out: str | None, *, force: bool, 
     if requested:
         raise AdeError(f"package requests secrets ({', '.join(requested)}) and `ade run` has no secrets store; "
                        "run it as a workspace job instead", code="secrets_unavailable")
+    # requirements.txt is prepared by the runner like for a queued job: once per deps_hash into
+    # ${ADE_DATA_DIR}/envs (offline from ADE_WHEELHOUSE when set), reused by later runs and jobs.
     deps = deps_hash(pkg)
-    if deps is not None:
-        raise AdeError("package has requirements.txt; `ade run` cannot prepare dependencies yet — "
-                       "run it as a workspace job", code="prepare_failed")
     level = _sandbox_level(settings)
 
     job_dir = (Path(out).expanduser() if out else Path.cwd() / "ade-out" / (src.stem or "input")).resolve()
@@ -158,7 +160,7 @@ def plan_run(input_path: str, config_dir: str, out: str | None, *, force: bool, 
     request = build_request(
         job_dir, settings=settings, job_id=_new_job_id(), attempt=1, retry_of_job_id=None,
         trace_id=secrets_mod.token_hex(16), config_id=pkg.name, config_version_id=f"draft:{content_hash(pkg)}",
-        content_hash=content_hash(pkg), deps_hash=None, document_id=None, filename=src.name, input_path=staged,
+        content_hash=content_hash(pkg), deps_hash=deps, document_id=None, filename=src.name, input_path=staged,
         input_format=info.format, input_sha256=info.sha256, input_size=info.size_bytes, reader=reader)
     request["sandbox_level"] = level
     write_run_request(job_dir, request)
@@ -227,6 +229,10 @@ class _Progress(threading.Thread):
             text = f"timed out after {d.get('timeout_s')} s; stopping the job"
         elif name == "cancel.requested":
             text = "cancelling…"
+        elif name == "prepare" and d.get("phase") in ("started", "failed"):
+            text = "preparing dependencies…" if d.get("phase") == "started" else "preparing dependencies failed"
+        elif name == "prepare.progress":
+            text = f"  {d.get('line')}"
         else:
             return
         print(text, file=self._stream, flush=True)

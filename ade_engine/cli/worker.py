@@ -26,13 +26,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 @guarded
 def handle(args: argparse.Namespace) -> int:
     from ade_engine.services.jobs import new_worker
+    from ade_engine.services.startup import check_startup
     from ade_engine.services.workspace import open_workspace
     from ade_engine.settings import load_settings
 
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    with open_workspace(load_settings()) as ws:
+    settings = load_settings()
+    check_startup(settings)  # a missing job account or interpreter stops here, not at the first job
+    with open_workspace(settings) as ws:
         worker = new_worker(ws, concurrency=args.concurrency, on_message=say)
         stop = threading.Event()
         signals = 0
