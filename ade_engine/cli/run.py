@@ -110,7 +110,7 @@ def _prepare_out_dir(out: Path, force: bool) -> None:
         if not force:
             raise Conflict(f"output directory {out} is not empty; use --force to reuse it or --out to pick another",
                            code="out_dir_not_empty")
-        from ade_engine.jobs.finalize import _force_rmtree
+        from ade_engine.runtime.jobfiles import remove_tree as _force_rmtree
 
         for name in JOB_ENTRIES:
             target = out / name

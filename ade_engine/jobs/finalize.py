@@ -1,5 +1,7 @@
 """Finalization after the job's process group is gone (jobs.md §8).
 
+0. The launcher has reclaimed the job dir and listed swapped entries (`permissions`); a tampered job dir
+   fails the job (`job_dir_tampered`), and every file here is read and written without following links.
 1. Decide the outcome: clean exit 0 + valid `result.json` saying `succeeded` wins; otherwise the parent's
    own cause (cancel → `cancelled`, timeout → `timeout`, RSS watchdog → `memory_limit`) wins over
    `result.json`, which wins over the exit code/signal (`worker_crash`).
@@ -12,14 +14,16 @@
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import signal as signal_mod
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from ade_engine.jobs.outcome import CAUSE_CANCELLED, CAUSE_MEMORY, CAUSE_TIMEOUT, JobOutcome, LaunchOutcome
+from ade_engine.jobs.permissions import PARENT_FILES
 from ade_engine.runtime.atomic import save_json_atomic
+from ade_engine.runtime.jobfiles import describe, read_bytes, remove_tree, unlink_entry
 
 RESULT_SCHEMA = "ade.run_result/v1"
 ARTIFACT_SCHEMA = "ade.artifact/v1"
@@ -28,6 +32,8 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 LOG_TAIL_LINES = 50
 LOG_TAIL_BYTES = 8 * 1024
 MESSAGE_MAX = 400
+JSON_MAX_BYTES = 256 * 1024 * 1024  # an artifact of a very large workbook stays well below this
+EVENTS_MAX_BYTES = 16 * 1024 * 1024
 
 HINTS = {
     "timeout": "Raise timeout_ms (up to the operator cap) or reduce the input size.",
@@ -35,6 +41,7 @@ HINTS = {
     "memory_limit": "Lower writer.chunk_rows, use row_streaming, or raise memory_mb.",
     "file_size_limit": "A file written by the job (normally the output) exceeds the file size limit.",
     "worker_crash": "See the log tail.",
+    "job_dir_tampered": "The package replaced files of its job dir with links; do not run it again before review.",
     "sandbox_unavailable": "Run `ade doctor`; fix what it names or change ADE_SANDBOX.",
     "rule_error": "See rule_errors and the log tail.",
     "pipeline_error": "Report it with the trace id.",
@@ -45,12 +52,17 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def read_result(job_dir: Path) -> dict[str, Any] | None:
-    """`result.json` if it exists and has the run-result shape, else None."""
+def _read_json(path: Path) -> Any:
+    """The JSON of a job-dir file, read without following links (None when absent, unsafe or not JSON)."""
     try:
-        data = json.loads((job_dir / "result.json").read_text(encoding="utf-8"))
+        return json.loads(read_bytes(path, limit=JSON_MAX_BYTES).decode("utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def read_result(job_dir: Path) -> dict[str, Any] | None:
+    """`result.json` if it exists and has the run-result shape, else None."""
+    data = _read_json(job_dir / "result.json")
     if not isinstance(data, dict) or data.get("schema") != RESULT_SCHEMA or data.get("status") not in TERMINAL:
         return None
     err = data.get("error")
@@ -63,15 +75,11 @@ def log_tail(job_dir: Path, lines: int = LOG_TAIL_LINES, max_bytes: int = LOG_TA
     """The last `lines` lines of `logs/worker.log`, at most `max_bytes` bytes."""
     path = job_dir / "logs" / "worker.log"
     try:
-        with open(path, "rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - max_bytes))
-            data = fh.read()
+        data = read_bytes(path, limit=max_bytes + 1, tail=True)
     except OSError:
         return ""
     text = data.decode("utf-8", "replace")
-    if len(data) == max_bytes and size > max_bytes:
+    if len(data) > max_bytes:
         text = text.split("\n", 1)[-1]  # drop the partial first line
     return "\n".join(text.splitlines()[-lines:])
 
@@ -80,19 +88,23 @@ def _running_stage(job_dir: Path) -> str:
     """The pass or hook that was running, from the job's events (`start` before the pipeline began)."""
     stage = "start"
     try:
-        with open(job_dir / "events.ndjson", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                try:
-                    ev = json.loads(line)
-                except ValueError:
-                    continue
-                name, detail = ev.get("event"), ev.get("detail") or {}
-                if name == "pass.started":
-                    stage = str(detail.get("name") or stage)
-                elif name == "hook.started":
-                    stage = str(detail.get("stage") or stage)
+        text = read_bytes(job_dir / "events.ndjson", limit=EVENTS_MAX_BYTES, tail=True).decode("utf-8", "replace")
     except OSError:
-        pass
+        return stage
+    for line in text.splitlines():
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(ev, dict):
+            continue
+        name, detail = ev.get("event"), ev.get("detail") or {}
+        if not isinstance(detail, dict):
+            continue
+        if name == "pass.started":
+            stage = str(detail.get("name") or stage)
+        elif name == "hook.started":
+            stage = str(detail.get("stage") or stage)
     return stage
 
 
@@ -107,6 +119,10 @@ def decide(launch: LaunchOutcome, result: dict[str, Any] | None, job_dir: Path,
            limits: dict[str, Any] | None = None) -> tuple[str, dict[str, Any] | None]:
     """Outcome of jobs.md §8 step 1: (status, error)."""
     limits = limits or {}
+    if launch.tampered:
+        return "failed", {"code": "job_dir_tampered", "stage": _running_stage(job_dir),
+                          "message": "the job swapped entries of its job dir, which ADE then refused to read or "
+                                     "write through: " + "; ".join(launch.tampered)}
     if launch.exit_code == 0 and result is not None and result["status"] == "succeeded":
         return "succeeded", None
     if launch.spawn_error:
@@ -183,10 +199,7 @@ def _stub_artifact(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load_artifact(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    data = _read_json(path)
     return data if isinstance(data, dict) and isinstance(data.get("job"), dict) else None
 
 
@@ -205,7 +218,13 @@ def finalize(
 
     job_dir = Path(job_dir)
     redact = Redactor(secrets)
-    result = read_result(job_dir)
+    if launch.tampered:
+        # Links and hard links in place of ADE's files are removed (never their targets): the files are written
+        # afresh below, and the job's own result and artifact are not trusted.
+        for name in PARENT_FILES:
+            if describe(job_dir / name) is not None:
+                unlink_entry(job_dir / name)
+    result = None if launch.tampered else read_result(job_dir)
     status, error = decide(launch, result, job_dir, request.get("limits"))
     if error is not None:
         error = {**error, "message": redact(str(error.get("message") or ""))[:MESSAGE_MAX]}
@@ -213,19 +232,18 @@ def finalize(
             error.setdefault("hint", HINTS[error["code"]])
 
     # 2–3. terminal artifact and output files
-    partial = job_dir / "normalized.xlsx.partial"
-    partial.unlink(missing_ok=True)
+    unlink_entry(job_dir / "normalized.xlsx.partial")
     output = job_dir / "normalized.xlsx"
     incomplete = job_dir / "normalized.incomplete.xlsx"
     output_path: str | None = None
     if status == "succeeded":
         output_path = output.name if output.exists() else None
     elif output.exists():
-        output.replace(incomplete)
+        os.replace(output, incomplete)  # renames the name itself; inspect() made sure it is a plain file
         output_path = incomplete.name
 
     artifact_path = job_dir / "artifact.json"
-    artifact = _load_artifact(artifact_path) or _stub_artifact(request)
+    artifact = (None if launch.tampered else _load_artifact(artifact_path)) or _stub_artifact(request)
     artifact["job"]["status"] = status
     artifact["job"]["completed_at"] = _now()
     artifact["error"] = None if error is None else {k: error[k] for k in ("code", "message", "stage", "rule") if k in error}
@@ -247,8 +265,11 @@ def finalize(
     removed = []
     for name in ("inputs", "tmp") if (remove_inputs and status == "succeeded") else ("tmp",):
         target = job_dir / name
-        if target.exists():
-            _force_rmtree(target)
+        if target.exists() or target.is_symlink():
+            try:
+                remove_tree(target)
+            except OSError:
+                continue  # e.g. a tree nested too deep to walk; retention removes the whole job dir later
             removed.append(name)
     emit("cleanup", {"removed": removed}, state=status)
 
@@ -267,24 +288,3 @@ def finalize(
         removed=removed,
         result=result,
     )
-
-
-def _force_rmtree(path: Path) -> None:
-    """Remove a tree even where read-only files or folders sit in it."""
-    import os
-    import stat
-
-    def onerror(func: Callable[..., Any], p: str, _exc: Any) -> None:
-        try:
-            os.chmod(os.path.dirname(p), stat.S_IRWXU)
-            os.chmod(p, stat.S_IRWXU)
-            func(p)
-        except OSError:
-            pass
-
-    import sys
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=onerror)
-    else:
-        shutil.rmtree(path, onerror=onerror)

@@ -74,9 +74,11 @@ class _LogSink:
     """Redacted, capped append to `logs/worker.log`."""
 
     def __init__(self, path: Path, cap_bytes: int, redact: Callable[[str], str]):
+        from ade_engine.runtime.jobfiles import open_regular
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(path, "ab")
-        self._written = path.stat().st_size
+        self._fh = os.fdopen(open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab")
+        self._written = os.fstat(self._fh.fileno()).st_size
         self._cap = cap_bytes
         self._redact = redact
         self._lock = threading.Lock()
@@ -247,8 +249,9 @@ def launch(
         argv, job_user, popen_user = _spawn_plan(job_dir, request, settings)
     else:
         argv, popen_user = list(command), None
-    if job_user:
-        hand_over(job_dir, job_user)
+    from ade_engine.jobs import permissions
+
+    handover = permissions.hand_over(job_dir, job_user) if job_user else permissions.snapshot(job_dir)
 
     emit("start", None)
     t0 = time.monotonic()
@@ -259,8 +262,7 @@ def launch(
         )
     except OSError as exc:
         sink.close()
-        if job_user:
-            take_back(job_dir)
+        permissions.reclaim(job_dir)
         return LaunchOutcome(pid=None, pgid=None, exit_code=None, signal=None, cause=None,
                              spawn_error=f"cannot start the job process: {exc}")
     pgid = proc.pid  # start_new_session: the child leads its own session and group
@@ -327,8 +329,7 @@ def launch(
         _killpg(pgid, signal.SIGKILL)
         proc.wait()
         _close_all(proc, pump, sink)
-        if job_user:
-            take_back(job_dir)
+        permissions.reclaim(job_dir)
         raise
 
     # The leader is gone; nothing of the job may outlive it (a `sleep 100 &` grandchild included).
@@ -337,8 +338,9 @@ def launch(
     while _group_members(pgid) and time.monotonic() < gone_by:
         time.sleep(0.05)
     _close_all(proc, pump, sink)
-    if job_user:
-        take_back(job_dir)
+    # Before anything in the job dir is read or written: it is ADE's again, then checked for swapped entries.
+    permissions.reclaim(job_dir)
+    tampered = permissions.inspect(job_dir, handover)
 
     rc = proc.returncode
     outcome = LaunchOutcome(
@@ -350,6 +352,7 @@ def launch(
         duration_ms=int((time.monotonic() - t0) * 1000),
         log_capped=sink.capped,
         peak_rss_mb=round(peak_rss / (1024 * 1024), 1),
+        tampered=tampered,
     )
     emit("worker.exit", {"exit_code": outcome.exit_code, "signal": outcome.signal, "timed_out": outcome.timed_out})
     return outcome
@@ -411,7 +414,6 @@ def _spawn_plan(job_dir: Path, request: dict[str, Any], settings: Any) -> tuple[
             python, f"it is Python {'.'.join(map(str, info['version'][:2]))}, but the job runtime holds modules "
                     f"built for Python {sys.version_info[0]}.{sys.version_info[1]}")
     if job_user:
-        runtime_site.secure_data_dir(settings.data_dir)
         checks = [(python, "x"), (str(runtime / runtime_site.BOOTSTRAP_NAME), "r"), (str(job_dir.parent), "x")]
         vendor = job_dir / "vendor"
         if vendor.exists():
@@ -443,44 +445,3 @@ def _popen_identity(user: str | None) -> dict[str, Any]:
 
     pw = pwd.getpwnam(user)
     return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
-
-
-def hand_over(job_dir: str | Path, user: str) -> None:
-    """Give the job user what it writes: the job dir itself, `tmp/`, `events.ndjson`. `config/` and `inputs/`
-    stay ours and read-only to it; `logs/` stays ours (the parent writes the log)."""
-    import pwd
-
-    pw = pwd.getpwnam(user)
-    job_dir = Path(job_dir)
-    (job_dir / "events.ndjson").touch(mode=0o600, exist_ok=True)
-    os.chown(job_dir, pw.pw_uid, pw.pw_gid)
-    os.chmod(job_dir, 0o700)
-    os.chown(job_dir / "events.ndjson", pw.pw_uid, pw.pw_gid)
-    for sub in ("tmp",):
-        for path in _tree(job_dir / sub):
-            os.chown(path, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
-    for sub in ("config", "inputs"):
-        for path in _tree(job_dir / sub):
-            if not os.path.islink(path):
-                mode = os.stat(path).st_mode
-                os.chmod(path, (mode | (0o555 if os.path.isdir(path) else 0o444)) & ~0o022)
-
-
-def take_back(job_dir: str | Path) -> None:
-    """After the job: everything in the job dir belongs to this process's account again (links not followed)."""
-    uid, gid = os.getuid(), os.getgid()
-    for path in _tree(Path(job_dir)):
-        try:
-            os.chown(path, uid, gid, follow_symlinks=False)
-        except OSError:
-            continue
-
-
-def _tree(root: Path) -> list[str]:
-    if not root.exists() and not root.is_symlink():
-        return []
-    out = [str(root)]
-    if root.is_dir() and not root.is_symlink():
-        for dirpath, dirnames, filenames in os.walk(root):
-            out.extend(os.path.join(dirpath, n) for n in dirnames + filenames)
-    return out

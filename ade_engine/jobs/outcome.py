@@ -64,6 +64,8 @@ class LaunchOutcome:
     log_capped: bool = False
     peak_rss_mb: float = 0.0
     spawn_error: str | None = None
+    # Entries of the job dir the job swapped for links, hard links or other folders (permissions.inspect).
+    tampered: list[str] = field(default_factory=list)
 
 
 @dataclass

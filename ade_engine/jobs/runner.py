@@ -107,10 +107,15 @@ def fail_without_spawn(job_dir: Path, request: dict[str, Any], code: str, messag
                        secrets: dict[str, str] | None = None, remove_inputs: bool = True,
                        on_event: EventSink | None = None, stage: str = "start") -> JobOutcome:
     """Finalize a job that never started (or whose process is gone) with a given error."""
+    from ade_engine.jobs import permissions
     from ade_engine.jobs.finalize import finalize
 
-    _write_result(job_dir, code, message, stage)
-    launched = LaunchOutcome(pid=None, pgid=None, exit_code=1, signal=None, cause=None)
+    # A job whose worker died may have left its dir to the job account: reclaim it before writing into it.
+    permissions.reclaim(job_dir)
+    tampered = permissions.inspect(job_dir, None)
+    if not tampered:
+        _write_result(job_dir, code, message, stage)
+    launched = LaunchOutcome(pid=None, pgid=None, exit_code=1, signal=None, cause=None, tampered=tampered)
     return finalize(job_dir, launched, request, secrets=secrets, remove_inputs=remove_inputs, on_event=on_event)
 
 

@@ -11,8 +11,8 @@ development never runs stale code. The folder holds:
 Nothing else of the application (database, key store, UI) is importable in a job. Built once, in a
 temp dir renamed into place, under a lock; directories 0755 and files 0644 so a job user can read it.
 
-Also here: what an unprivileged job user (`ADE_JOB_USER`) needs from the data dir (`secure_data_dir`)
-and a check that it can reach a path (`unreachable_for`).
+Also here: a check that an unprivileged job user (`ADE_JOB_USER`) can reach a path (`unreachable_for`);
+the modes it relies on are set by `ade_engine.jobs.permissions`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pathlib import Path
 
 from ade_engine import ENGINE_VERSION
 from ade_engine.errors import AdeError
+from ade_engine.jobs.permissions import open_for_jobs
 
 BOOTSTRAP_NAME = "ade_worker_bootstrap.py"
 INTERPRETER_FLAGS = ("-s", "-S", "-P", "-B", "-X", "utf8")
@@ -119,14 +120,6 @@ def _copy_module(src: Path, site: Path) -> None:
         shutil.copy2(src, site / src.name)
 
 
-def _open_up(root: Path) -> None:
-    """Directories 0755, files 0644: readable by a job user, writable by nobody but the owner."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        os.chmod(dirpath, 0o755)
-        for f in filenames:
-            os.chmod(os.path.join(dirpath, f), 0o644)
-
-
 def ensure_runtime(data_dir: str | os.PathLike[str]) -> Path:
     """Build `${data_dir}/runtime/<id>/` once (atomic rename, serialized by a lock); return its path."""
     base = Path(data_dir) / "runtime"
@@ -155,7 +148,7 @@ def ensure_runtime(data_dir: str | os.PathLike[str]) -> Path:
             # or every job would compile pydantic, openpyxl and the engine from source at start-up.
             compileall.compile_dir(site, quiet=2, workers=1,
                                    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-            _open_up(tmp)
+            open_for_jobs(tmp)
             if target.exists():  # a half-built folder from an old crash (no bootstrap file): replace it
                 shutil.rmtree(target)
             os.rename(tmp, target)
@@ -171,29 +164,6 @@ def spawn_argv(python: str, runtime: Path) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- job user access
-# Directories a job user must traverse (0711: enter, not list) and ones only ADE itself may enter.
-TRAVERSABLE = ("", "jobs", "runtime", "envs")
-PRIVATE = ("documents", "keys", "configs", "tmp", "cache")
-
-
-def secure_data_dir(data_dir: str | os.PathLike[str]) -> None:
-    """Modes for running jobs as `ADE_JOB_USER`: 0711 on the data dir, `jobs/`, `runtime/`, `envs/`;
-    0700 on the private folders and 0600 on the SQLite files."""
-    root = Path(data_dir)
-    for name in TRAVERSABLE:
-        path = root / name if name else root
-        if path.is_dir():
-            os.chmod(path, 0o711)
-    for name in PRIVATE:
-        path = root / name
-        if path.is_dir():
-            os.chmod(path, 0o700)
-    for name in ("ade.sqlite", "ade.sqlite-wal", "ade.sqlite-shm"):
-        path = root / name
-        if path.is_file():
-            os.chmod(path, 0o600)
-
-
 def _can(st: os.stat_result, uid: int, gids: set[int], bit: int) -> bool:
     """Permission `bit` (4 r, 2 w, 1 x) for uid/gids from the mode bits (ACLs are ignored)."""
     if uid == 0:

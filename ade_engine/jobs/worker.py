@@ -376,7 +376,9 @@ def _request_from_dir(job_dir: Path, job: Any) -> dict[str, Any]:
     import json
 
     try:
-        data = json.loads((job_dir / "run-request.json").read_text(encoding="utf-8"))
+        from ade_engine.runtime.jobfiles import read_bytes
+
+        data = json.loads(read_bytes(job_dir / "run-request.json", limit=16 * 1024 * 1024))
         if isinstance(data, dict):
             return data
     except (OSError, ValueError):

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ade_engine.runtime.jobfiles import create_exclusive
+
 
 def encode_json(obj: Any, *, pretty: bool) -> bytes:
     """`obj` as UTF-8 JSON bytes, indented by two spaces when `pretty` (the key order is kept). A non-finite
@@ -30,23 +32,32 @@ def encode_json(obj: Any, *, pretty: bool) -> bytes:
 
 
 def save_json_atomic(path: str | os.PathLike[str], obj: Any, *, pretty: bool = True) -> None:
-    """Write `obj` as UTF-8 JSON next to `path` (`<name>.tmp`), fsync, then rename over `path`.
+    """Write `obj` as UTF-8 JSON to a new temp file next to `path`, fsync, then rename over `path`.
 
     `pretty=False` writes it on one line (cheaper: the job's intermediate artifact saves use it). Values must
     be JSON types; a non-finite float raises ValueError and leaves `path` as it was."""
     target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
     data = encode_json(obj, pretty=pretty) + b"\n"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A fresh, exclusively created temp name: a link planted at a predictable `<name>.tmp` can never make
+    # this write land elsewhere, and the rename replaces the name `path` itself, never a link's target.
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = create_exclusive(tmp)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, target)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     try:  # make the rename itself durable
         dfd = os.open(target.parent, os.O_RDONLY)
         try:

@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from ade_engine.runtime.jobfiles import UnsafeEntry, append_bytes
+
 EVENTS_CAP_BYTES = 5 * 1024 * 1024
 PROGRESS_EVENTS = frozenset({"pass.progress"})
 PROGRESS_INTERVAL_S = 2.0
@@ -39,6 +41,7 @@ class EventLog:
         self._clock = clock
         self._last_progress: float | None = None
         self.dropped = 0
+        self.refused: UnsafeEntry | None = None
 
     def emit(self, event: str, *, state: str | None = None, duration_ms: int | None = None,
              detail: dict[str, Any] | None = None) -> bool:
@@ -54,20 +57,17 @@ class EventLog:
         if self._redact is not None:
             line = self._redact(line)
         data = (line + "\n").encode("utf-8")
+        cap = self._cap if event in PROGRESS_EVENTS else None
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            written = append_bytes(self.path, data, cap=cap)
+        except UnsafeEntry as exc:
+            self.refused = exc  # the job swapped the file for a link or worse: nothing was written through it
+            return False
         except OSError:
             return False
-        try:
-            if event in PROGRESS_EVENTS and os.fstat(fd).st_size + len(data) > self._cap:
-                self.dropped += 1
-                return False
-            os.write(fd, data)  # one write per line: concurrent appenders never interleave a line
-            return True
-        except OSError:
-            return False
-        finally:
-            os.close(fd)
+        if not written:
+            self.dropped += 1
+        return written
 
     def progress(self, pass_no: int, sheet_id: str, rows: int, *, force: bool = False) -> bool:
         """`pass.progress`, at most every 2 s (unless `force`)."""

@@ -149,7 +149,9 @@ def check_job_user(ctx: Context) -> Check:
                f"install python{major}.{minor} (apt-get install python{major}.{minor}) and set ADE_JOB_PYTHON to it")
         return Check("job_user", FAIL, f"job user {s.job_user} cannot execute the job interpreter: {problem}",
                      fix + f" (a Python {major}.{minor}: the job runtime holds cp{major}{minor} modules)", data)
-    problem = unreachable_for(s.job_user, s.data_dir, need="x") if s.data_dir.exists() else None
+    problem = None
+    for path in (s.data_dir, s.data_dir / "jobs", s.data_dir / "runtime"):  # what the model lets it pass through
+        problem = problem or (unreachable_for(s.job_user, path, need="x") if path.exists() else None)
     if problem:
         return Check("job_user", FAIL, f"job user {s.job_user} cannot reach the data dir: {problem}",
                      f"chmod o+x on each directory above {s.data_dir}, or move ADE_DATA_DIR", data)
@@ -169,15 +171,14 @@ def check_data_dir(ctx: Context) -> Check:
         return Check("data_dir", OK, f"{root} (created on first start)", None, data)
     if not os.access(root, os.W_OK | os.X_OK):
         return Check("data_dir", FAIL, f"{root} is not writable", "fix its permissions or set ADE_DATA_DIR", data)
-    loose = []
-    for name in ("keys", "documents", "ade.sqlite"):
-        path = root / name
-        if path.exists() and path.stat().st_mode & 0o077:
-            loose.append(f"{name} ({oct(path.stat().st_mode & 0o777)})")
+    from ade_engine.jobs.permissions import data_dir_deviations
+
     data["modes"] = {p.name: oct(p.stat().st_mode & 0o777) for p in [root, *root.iterdir()] if not p.is_symlink()}
-    if loose:
-        return Check("data_dir", WARN, f"{root}: readable by others: {', '.join(loose)}",
-                     f"chmod go-rwx on {', '.join(x.split()[0] for x in loose)} (in {root})", data)
+    deviations = data_dir_deviations(root)
+    if deviations:
+        return Check("data_dir", WARN, f"{root} differs from ADE's permission model: {', '.join(deviations)}",
+                     "start any ade command once (opening the workspace applies the model), or chmod as listed",
+                     data)
     return Check("data_dir", OK, str(root), None, data)
 
 

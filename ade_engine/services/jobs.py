@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets as secrets_mod
 import statistics
 import time
@@ -198,7 +199,7 @@ def submit_job(ws: Workspace, input_ref: str | Path, *, config: str | None = Non
 
 def _enqueue(ws: Workspace, ver: _Version, doc: documents.DocumentInfo, *, force: bool, network: bool | None,
              retry_of: Job | None = None) -> SubmitResult:
-    from ade_engine.jobs.finalize import _force_rmtree
+    from ade_engine.runtime.jobfiles import remove_tree as _force_rmtree
     from ade_engine.jobs.queue import write_transaction
     from ade_engine.jobs.staging import stage_job_dir
 
@@ -455,8 +456,10 @@ def wait_for_job(ws: Workspace, job_id: str, *, on_event: Callable[[dict[str, An
 
 
 def _follow(path: Path, pos: int, on_event: Callable[[dict[str, Any]], None]) -> int:
-    try:
-        with open(path, "rb") as fh:
+    from ade_engine.runtime.jobfiles import open_regular
+
+    try:  # the job may have swapped the file for a link or a FIFO: never follow or block on it
+        with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as fh:
             fh.seek(pos)
             chunk = fh.read()
     except OSError:

@@ -76,19 +76,11 @@ def tree_size(path: Path) -> int:
 
 
 def _rmtree(path: Path) -> None:
-    """Delete a job dir even where it holds read-only files and folders (config/, inputs/)."""
+    """Delete a job dir even where it holds read-only files and folders (config/, inputs/), never following a
+    link a job may have left in it."""
+    from ade_engine.runtime.jobfiles import remove_tree
 
-    def retry(func, p, _exc):  # noqa: ANN001
-        parent = os.path.dirname(p)
-        os.chmod(parent, stat.S_IRWXU)
-        if os.path.isdir(p) and not os.path.islink(p):
-            os.chmod(p, stat.S_IRWXU)
-        func(p)
-
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path, onerror=retry)
+    remove_tree(path)
 
 
 def _job_dir(ws: Workspace, row: Job) -> Path:

@@ -23,7 +23,6 @@ from ade_engine.store.db import make_engine, make_session_factory
 from ade_engine.store.models import Workspace as WorkspaceRow
 
 DEFAULT_WORKSPACE_NAME = "default"
-DIR_MODE = 0o700
 # Created at start-up; `configs/<config_id>/<version_id>/` and `jobs/<job_id>/` appear below them on use.
 DATA_SUBDIRS = ("configs", "jobs", "documents", "envs", "runtime", "keys", "cache", "tmp")
 
@@ -70,31 +69,28 @@ def current_actor() -> str:
 
 
 def ensure_data_dirs(settings: Settings) -> list[str]:
-    """Create the data-dir tree with owner-only permissions; returns the directories it created."""
-    created = []
-    for path in [settings.data_dir, *(settings.data_dir / name for name in DATA_SUBDIRS)]:
-        if not path.exists():
-            try:
-                path.mkdir(mode=DIR_MODE, parents=True)
-            except OSError as exc:
-                raise AdeError(
-                    f"cannot create {path}: {exc.strerror}; set ADE_DATA_DIR to a writable directory",
-                    code="data_dir_unusable",
-                    details={"path": str(path)},
-                ) from None
-            created.append(str(path))
-        if os.name == "posix" and (path.stat().st_mode & 0o777) != DIR_MODE:
-            os.chmod(path, DIR_MODE)  # mkdir's mode is filtered by the umask
-    return created
+    """Create the data-dir tree with the modes of the permission model (`ade_engine.jobs.permissions`);
+    returns the directories it created. The model is the same for every command, so opening a workspace
+    never changes what a running job can reach."""
+    from ade_engine.jobs.permissions import apply_data_dir_model
+
+    try:
+        return apply_data_dir_model(settings.data_dir)
+    except OSError as exc:
+        raise AdeError(
+            f"cannot create {exc.filename or settings.data_dir}: {exc.strerror}; set ADE_DATA_DIR to a "
+            "writable directory",
+            code="data_dir_unusable",
+            details={"path": str(exc.filename or settings.data_dir)},
+        ) from None
 
 
 def _secure_sqlite_files(settings: Settings) -> None:
-    if settings.database_url is not None or os.name != "posix":
+    if settings.database_url is not None:
         return
-    for suffix in ("", "-wal", "-shm"):
-        path = settings.data_dir / f"ade.sqlite{suffix}"
-        if path.exists() and (path.stat().st_mode & 0o777) != 0o600:
-            os.chmod(path, 0o600)
+    from ade_engine.jobs.permissions import apply_data_dir_model
+
+    apply_data_dir_model(settings.data_dir)  # the database files were just created: 0600
 
 
 def default_samples_dir(settings: Settings) -> Path | None:

@@ -47,7 +47,11 @@ def test_first_start_builds_tree_imports_samples_and_activates_one(settings):
         assert active is not None and active.config_id == "prices" and active.status == "published"
         assert listed["stock"].latest_published_id and listed["stock"].active_version_id is None
     data = settings.data_dir
-    for name in ("", *DATA_SUBDIRS):
+    # The permission model: the job account may pass through these, never list them...
+    for name in ("", "jobs", "runtime", "envs"):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o711, name
+    # ...and never enters the others.
+    for name in set(DATA_SUBDIRS) - {"jobs", "runtime", "envs"}:
         assert stat.S_IMODE((data / name).stat().st_mode) == 0o700, name
     assert stat.S_IMODE((data / "ade.sqlite").stat().st_mode) == 0o600
     version_dir = data / "configs" / active.config_id / active.config_version_id
