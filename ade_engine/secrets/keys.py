@@ -77,6 +77,12 @@ class KeyRing:
     def decrypt(self, envelope: str, aad: str) -> str:
         return decrypt(self, envelope, aad)
 
+    def verify(self, envelope: str, aad: str) -> None:
+        """Raise what `decrypt` would raise for a bad envelope, without decrypting (see `integrity`)."""
+        from ade_engine.secrets.integrity import verify
+
+        verify(self, envelope, aad)
+
     def with_key(self, key_id: str, key: bytes) -> KeyRing:
         """A copy with one more (non-primary) key."""
         if key_id in self.keys:
@@ -361,9 +367,19 @@ def judge_backend(backend: Any) -> tuple[Any | None, str]:
 
 
 def current_backend() -> Any:
+    """The `keyring` package's backend; one that cannot be loaded (a bad `PYTHON_KEYRING_BACKEND` or
+    keyringrc.cfg) is `secrets.keyring_unavailable`, not a traceback."""
     import keyring
 
-    return keyring.get_keyring()
+    try:
+        return keyring.get_keyring()
+    except Exception as exc:  # noqa: BLE001 - keyring raises ImportError, AttributeError, ValueError, …
+        raise KeySourceError(
+            f"the keyring backend chosen by PYTHON_KEYRING_BACKEND (or keyringrc.cfg) cannot be loaded "
+            f"({type(exc).__name__}: {exc}); unset PYTHON_KEYRING_BACKEND or name an installed backend "
+            "(`python -m keyring --list-backends` lists them), or set ADE_SECRETS_KEYRING to a key file",
+            code="secrets.keyring_unavailable",
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------- resolution

@@ -210,9 +210,10 @@ def check_secrets(ctx: Context) -> Check:
     source = describe_source(data_dir=s.data_dir, env_key=s.secrets_key.get_secret_value() if s.secrets_key else None,
                              keyring_file=s.secrets_keyring)
     if source.startswith("unusable"):
-        return Check("secrets", WARN, f"master key source {source}",
-                     "set ADE_SECRETS_KEYRING to a key file, or ADE_SECRETS_KEY (CI/containers); see docs/secrets.md",
-                     {"source": source})
+        # A source that is set (or was used) but cannot be read: no secret can be set or given to a job.
+        return Check("secrets", FAIL, f"master key source {source}",
+                     "fix what the message names, or set ADE_SECRETS_KEYRING to a key file, or ADE_SECRETS_KEY "
+                     "(CI/containers); see docs/secrets.md", {"source": source})
     return Check("secrets", OK, f"master keys from {source}", None, {"source": source})
 
 

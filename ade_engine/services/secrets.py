@@ -36,7 +36,9 @@ from ade_engine.settings import Settings
 from ade_engine.store.models import Config, ConfigVersion, Secret, SecretAudit, utcnow
 
 WORKSPACE_SCOPE = "workspace"
-Status = Literal["ok", "unset", "secrets.unknown_key", "secrets.key_source"]
+# "ok": the value's envelope is intact under a key this installation has (checked without decrypting it).
+Status = Literal["ok", "unset", "secrets.unknown_key", "secrets.key_source", "secrets.decrypt_failed",
+                 "secrets.envelope_malformed"]
 
 
 # --------------------------------------------------------------------------------------- models
@@ -286,6 +288,12 @@ def _row_problem(row: Secret, ring: KeyRing | None, ring_error: str | None) -> t
     if ring.key_for(row.key_id) is None:
         return "secrets.unknown_key", (f"secret {row.name} was encrypted with key '{row.key_id}', which this "
                                        "installation does not have; set it again")
+    try:  # the tag is recomputed, the value is not decrypted (values are decrypted only for jobs)
+        ring.verify(row.ciphertext or "", make_aad(row.workspace_id, row.config_id, row.name, row.version))
+    except SecretsError as exc:
+        code = exc.code if exc.code in ("secrets.decrypt_failed", "secrets.envelope_malformed",
+                                        "secrets.unknown_key") else "secrets.decrypt_failed"
+        return code, exc.message  # type: ignore[return-value]
     return "ok", None
 
 
@@ -300,7 +308,8 @@ def list_secrets(ws: Workspace, *, config_id: str | None = None, include_unset: 
     """Every live secret (newest version per scope and name), plus requested names that have no value.
 
     With `config_id`, only what that config can see (its own scope and the workspace scope).
-    Rows whose key is missing carry status `secrets.unknown_key`; nothing is decrypted.
+    Rows whose key is missing carry status `secrets.unknown_key`, rows whose ciphertext was altered
+    `secrets.decrypt_failed` (or `secrets.envelope_malformed`); nothing is decrypted (`KeyRing.verify`).
     """
     ring, ring_error = _try_ring(ws)
     with ws.sessions() as session:
@@ -357,8 +366,18 @@ def _info_for(ws: Workspace, name: str, config_id: str | None) -> SecretInfo:
 
 def audit_log(ws: Workspace, *, name: str | None = None, config_id: str | None = None,
               limit: int = 200) -> list[AuditEntry]:
-    """The newest `limit` audit entries of this workspace (optionally for one name/config), newest first."""
+    """The newest `limit` audit entries of this workspace (optionally for one name/config), newest first.
+
+    A `config_id` this workspace never had (no config row, deleted ones included, and no audit entry) is
+    `not_found`, so a typo is not mistaken for "nothing happened"."""
     with ws.sessions() as session:
+        if config_id is not None:
+            known = session.get(Config, config_id)
+            if (known is None or known.workspace_id != ws.workspace_id) and session.scalar(
+                    select(func.count()).select_from(SecretAudit).where(
+                        SecretAudit.workspace_id == ws.workspace_id, SecretAudit.config_id == config_id)) == 0:
+                raise NotFound(f"config {config_id!r} not found in workspace {ws.name!r}; see 'ade config list'",
+                               details={"config_id": config_id})
         query = select(SecretAudit).where(
             (SecretAudit.workspace_id == ws.workspace_id) | SecretAudit.workspace_id.is_(None))
         if name is not None:
