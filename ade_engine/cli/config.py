@@ -55,6 +55,11 @@ def _version_text(v: Any) -> str:
     return "\n".join(lines)
 
 
+def _progress(line: str) -> None:
+    """Prepare progress (pip installing requirements.txt) on stderr, so --json output stays one document."""
+    print(f"prepare: {line}", file=sys.stderr, flush=True)
+
+
 def _diag_lines(diags: list[Any]) -> str:
     if not diags:
         return "no problems found"
@@ -155,7 +160,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         version = configs.import_package(ws, Path(args.path), config_id=args.id, into=args.into)
         lines = [f"imported {args.path} as draft {version.config_id}@{version.number}"]
         if args.publish or args.activate:
-            version = configs.publish(ws, version.config_version_id)
+            version = configs.publish(ws, version.config_version_id, on_progress=_progress)
             lines.append(f"published {version.config_id}@{version.number} ({short(version.content_hash)})")
         if args.activate:
             configs.activate(ws, version.config_version_id)
@@ -181,7 +186,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from ade_engine.services import configs
 
     with _workspace() as ws:
-        version = configs.publish(ws, args.ref)
+        version = configs.publish(ws, args.ref, on_progress=_progress)
     emit(args, version, f"published {version.config_id}@{version.number} {version.config_version_id} "
                         f"(content {short(version.content_hash)})")
     return 0
@@ -242,18 +247,17 @@ def cmd_diff(args: argparse.Namespace) -> int:
 @guarded
 def cmd_validate(args: argparse.Namespace) -> int:
     target = Path(args.target)
-    if target.is_dir():  # a package folder: no database needed
-        from ade_engine.packages.validation import validate_dynamic, validate_static
+    if target.is_dir():  # a package folder: no database needed (its requirements are prepared in the data dir)
+        from ade_engine.services.configs import validate_prepared
+        from ade_engine.settings import load_settings
 
-        found = list(validate_static(target))
-        if not args.static_only and not any(d.level == "error" for d in found):
-            found += list(validate_dynamic(target))
+        found = validate_prepared(load_settings(), target, dynamic=not args.static_only, on_progress=_progress)
         label = str(target)
     else:
         from ade_engine.services import configs
 
         with _workspace() as ws:
-            report = configs.validate_version(ws, args.target, dynamic=not args.static_only)
+            report = configs.validate_version(ws, args.target, dynamic=not args.static_only, on_progress=_progress)
         found, label = report.diagnostics, report.target
     ok = not any(d.level == "error" for d in found)
     emit(args, {"target": label, "ok": ok, "diagnostics": found}, lambda: _diag_lines(found))

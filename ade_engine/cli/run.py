@@ -1,8 +1,9 @@
 """`ade run INPUT --config PACKAGE_DIR`: one job in the foreground, without the database (jobs.md §12).
 
 Same path as a queued job: input gate, static validation, staging, prepare (requirements.txt, once per
-deps_hash), spawn with sandbox and limits, cancellation (Ctrl-C) and finalization. The job directory is `--out` and is never cleaned up: `tmp/` is
-removed like for every job, but `inputs/` is kept (it is the record of what ran; a hard link when it can be).
+deps_hash, progress on a terminal), spawn with sandbox and limits, cancellation (Ctrl-C) and finalization.
+The job directory is `--out` and is never cleaned up: `tmp/` is removed like for every job, but `inputs/` is
+kept (it is the record of what ran; a hard link when it can be).
 """
 
 from __future__ import annotations

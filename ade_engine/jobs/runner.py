@@ -183,13 +183,17 @@ def run_job(
         t0 = time.monotonic()
         emit("prepare", {"deps_hash": deps, "phase": "started"})
         try:
-            vendor = ensure_prepared(settings, Path(request.get("config_dir") or job_dir / "config"), deps)
+            vendor = ensure_prepared(settings, Path(request.get("config_dir") or job_dir / "config"), deps,
+                                     on_progress=lambda line: emit("prepare.progress", {"line": line[:300]}))
         except AdeError as exc:
             emit("prepare", {"deps_hash": deps, "phase": "failed"}, int((time.monotonic() - t0) * 1000))
             return fail(exc.code if exc.code.startswith(("prepare", "requirements")) else "prepare_failed", exc.message)
         emit("prepare", {"deps_hash": deps, "phase": "done"}, int((time.monotonic() - t0) * 1000))
         if vendor is not None:
             link_vendor(job_dir, Path(vendor))
+            from ade_engine.jobs.prepare import resolved_dependencies
+
+            request["dependencies"] = resolved_dependencies(vendor)  # artifact.environment.dependencies
 
     # 3. secrets (decrypted in the parent, sent over stdin only)
     secrets: dict[str, str] = {}

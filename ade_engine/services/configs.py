@@ -18,7 +18,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +40,7 @@ from ade_engine.store.models import Config, ConfigVersion, WorkspaceConfigState,
 CONFIG_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ULID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 Want = Literal["draft", "published", "any"]
+Progress = Callable[[str], None]
 
 
 # --------------------------------------------------------------------------------------- models
@@ -554,21 +555,74 @@ def _diagnostics(raw: list[Any]) -> list[Diagnostic]:
     return out
 
 
-def validate_dir(pkg: Path, *, dynamic: bool = True) -> list[Diagnostic]:
-    """Static (and dynamic, when static found no errors) validation of a package folder."""
+def validate_dir(pkg: Path, *, dynamic: bool = True, vendor_dir: Path | None = None) -> list[Diagnostic]:
+    """Static (and dynamic, when static found no errors) validation of a package folder; `vendor_dir` is its
+    prepared environment, if any (see `validate_prepared`, which finds or makes it)."""
     from ade_engine.packages import validation
 
-    found = _diagnostics(validation.validate_static(pkg))
+    found = _diagnostics(validation.validate_static(pkg, vendor_dir=vendor_dir))
     if dynamic and not any(d.level == "error" for d in found):
-        found += _diagnostics(validation.validate_dynamic(pkg))
+        found += _diagnostics(validation.validate_dynamic(pkg, vendor_dir=vendor_dir))
     return found
 
 
-def validate_version(ws: Workspace, ref: str, *, dynamic: bool = True) -> ValidationReport:
+def _package_deps_hash(pkg: Path) -> str | None:
+    try:
+        return layout.deps_hash(pkg)
+    except (OSError, UnicodeDecodeError):
+        return None  # unreadable requirements.txt: static validation says so
+
+
+def prepare_package(settings: Any, pkg: Path, *, on_progress: Progress | None = None) -> Path | None:
+    """Install the package's `requirements.txt` into `envs/<deps_hash>/vendor` unless that is already done,
+    and return that folder (None without requirements). `on_progress(line)` hears pip's progress.
+    Raises `prepare_failed` with pip's reason."""
+    from ade_engine.jobs.prepare import ensure_prepared
+
+    return ensure_prepared(settings, pkg, _package_deps_hash(pkg), on_progress=on_progress)
+
+
+def validate_prepared(settings: Any, pkg: Path, *, dynamic: bool = True, on_progress: Progress | None = None,
+                      raise_prepare_errors: bool = False) -> list[Diagnostic]:
+    """Validation against the package's prepared environment (config-packages.md §1, §6).
+
+    Static checks first (imports resolved against the environment when it is prepared). With `dynamic` and no
+    static error, a package with `requirements.txt` is prepared (once per deps_hash; `on_progress` hears it),
+    the static checks run again against the installed modules, then the dynamic probes import the scripts
+    with that environment on `sys.path`. A failed prepare is an error diagnostic on `requirements.txt`, or
+    raised as `prepare_failed` with `raise_prepare_errors`."""
+    from ade_engine.jobs.prepare import prepared_vendor
+
+    deps = _package_deps_hash(pkg)
+    vendor = prepared_vendor(settings, deps)
+    found = validate_dir(pkg, dynamic=False, vendor_dir=vendor)
+    if not dynamic or any(d.level == "error" for d in found):
+        return found
+    if deps and vendor is None:
+        try:
+            vendor = prepare_package(settings, pkg, on_progress=on_progress)
+        except AdeError as exc:
+            if raise_prepare_errors:
+                raise
+            return found + [Diagnostic(path="requirements.txt", level="error", code=exc.code, message=exc.message,
+                                       hint="fix requirements.txt or make the wheels available (ADE_WHEELHOUSE); "
+                                            "the full pip log is named in the message")]
+        found = validate_dir(pkg, dynamic=False, vendor_dir=vendor)
+        if any(d.level == "error" for d in found):
+            return found
+    from ade_engine.packages import validation
+
+    return found + _diagnostics(validation.validate_dynamic(pkg, vendor_dir=vendor))
+
+
+def validate_version(ws: Workspace, ref: str, *, dynamic: bool = True,
+                     on_progress: Progress | None = None) -> ValidationReport:
+    """Validate a stored version; the dynamic part prepares its requirements first (see `validate_prepared`)."""
     info = get_version(ws, ref)
     ensure_intact(ws, info)
     dynamic = dynamic and not ws.settings.safe_mode
-    return ValidationReport(target=info.label, diagnostics=validate_dir(Path(info.path), dynamic=dynamic))
+    return ValidationReport(target=info.label, diagnostics=validate_prepared(
+        ws.settings, Path(info.path), dynamic=dynamic, on_progress=on_progress))
 
 
 def _refuse_errors(label: str, diags: list[Diagnostic], action: str) -> None:
@@ -675,8 +729,9 @@ def export_version(ws: Workspace, ref: str, dest: Path | str | None = None) -> P
 # --------------------------------------------------------------------------------------- lifecycle
 
 
-def publish(ws: Workspace, ref: str) -> VersionInfo:
-    """Freeze a draft: validate (static + dynamic), record hashes, make files read-only."""
+def publish(ws: Workspace, ref: str, *, on_progress: Progress | None = None) -> VersionInfo:
+    """Freeze a draft: validate (static, prepare its requirements, dynamic), record hashes, make files
+    read-only. `on_progress(line)` hears the prepare step; a failed prepare raises `prepare_failed`."""
     from ade_engine.services.drafts import draft_lock
 
     with ws.sessions() as session:
@@ -688,7 +743,8 @@ def publish(ws: Workspace, ref: str) -> VersionInfo:
         pkg = _version_path(ws, row)
     with draft_lock(ws, pkg):
         # ADE_SAFE_MODE: no package code runs, so only the static checks gate publishing.
-        _refuse_errors(label, validate_dir(pkg, dynamic=not ws.settings.safe_mode), "publish")
+        _refuse_errors(label, validate_prepared(ws.settings, pkg, dynamic=not ws.settings.safe_mode,
+                                                on_progress=on_progress, raise_prepare_errors=True), "publish")
         hashes, chash, dhash = package_hashes(pkg)
         manifest = _read_manifest_dict(pkg)
         from ade_engine.services.secrets import refuse_unset
