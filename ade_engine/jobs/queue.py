@@ -16,7 +16,7 @@ import secrets
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +30,7 @@ from ade_engine.store.models import Job, utcnow
 
 BOOTSTRAP_MARKERS = ("ade_engine.runtime.bootstrap", "ade_worker_bootstrap")
 WORKERS_SUBDIR = "workers"
+CLAIM_SCAN = 100  # queued jobs one claim looks at when it may pass some over
 
 
 def new_worker_id() -> str:
@@ -60,14 +61,19 @@ def write_transaction(ws: Any) -> Iterator[Session]:
 
 
 # ----------------------------------------------------------------------------------------- claims
-def claim(ws: Any, worker_id: str, lease_seconds: int) -> Job | None:
-    """Take the oldest queued job (FIFO by `queued_at`) for `worker_id`, or None when the queue is empty."""
+def claim(ws: Any, worker_id: str, lease_seconds: int,
+          accept: Callable[[Job], bool] | None = None) -> Job | None:
+    """Take the oldest queued job (FIFO by `queued_at`) for `worker_id`, or None when the queue is empty.
+    `accept(job)` may pass over a job (it stays queued for another worker, e.g. one whose engine satisfies
+    the version's `info.requires_engine`); then the next one in FIFO order is taken."""
     with write_transaction(ws) as session:
         q = (select(Job).where(Job.status == "queued", Job.workspace_id == ws.workspace_id)
-             .order_by(Job.queued_at, Job.job_id).limit(1))
+             .order_by(Job.queued_at, Job.job_id))
         if not _is_sqlite(ws):
             q = q.with_for_update(skip_locked=True)
-        job = session.scalars(q).first()
+        job = session.scalars(q.limit(1)).first()
+        if job is not None and accept is not None and not accept(job):  # look further only when passed over
+            job = next((j for j in session.scalars(q.offset(1).limit(CLAIM_SCAN)) if accept(j)), None)
         if job is None:
             return None
         # Read the clock once the write lock is held: taken before it, a job submitted while this worker

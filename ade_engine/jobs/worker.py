@@ -58,6 +58,9 @@ class Worker:
         self.concurrency = int(concurrency or self.settings.max_concurrency)
         self.mode = mode
         self.worker_id = queue.new_worker_id()
+        from ade_engine.jobs.engine_gate import EngineGate
+
+        self.engine_gate = EngineGate(self.settings, self.worker_id)  # info.requires_engine at claim time
         self.poll_s = poll_s
         self._execute = execute or run_claimed_job
         self._on_message = on_message
@@ -146,7 +149,8 @@ class Worker:
         claimed = 0
         while self._busy() < self.concurrency and not self._draining.is_set():
             try:
-                job = queue.claim(self.ws, self.worker_id, self.settings.worker_lease_seconds)
+                job = queue.claim(self.ws, self.worker_id, self.settings.worker_lease_seconds,
+                                  accept=self.engine_gate.accept)
             except Exception as exc:  # database busy or gone: try again at the next poll
                 self.last_error = f"claim failed: {exc}"
                 log.warning(self.last_error)
@@ -232,7 +236,7 @@ class Worker:
         try:
             queue.write_beat(self.settings, self.worker_id, {
                 "mode": self.mode, "hostname": socket.gethostname(), "pid": os.getpid(),
-                "slots": self.concurrency, "busy": self._busy()})
+                "slots": self.concurrency, "busy": self._busy(), "engine_version": self.engine_gate.engine_version})
         except OSError as exc:
             log.warning("cannot write the worker heartbeat file: %s", exc)
 
@@ -277,6 +281,9 @@ def run_claimed_job(worker: Worker, job: Any, cancel_check: Callable[[], Any]) -
                                          "sha256": job.input_sha256}}
     from ade_engine.jobs.runner import fail_without_spawn
 
+    refusal = worker.engine_gate.refusal(job)  # claimed only after no worker with a matching engine took it
+    if refusal:
+        return fail_without_spawn(job_dir, request, "engine_unsupported", refusal)
     if staged is None:
         return fail_without_spawn(job_dir, request, "input_unreadable",
                                   "the job's input copy is missing from its directory; retry the job")

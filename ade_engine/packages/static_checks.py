@@ -29,6 +29,7 @@ from ade_engine.manifest.models import (
     Manifest,
     describe_error,
 )
+from ade_engine.packages import engine_requirement
 from ade_engine.packages.layout import (
     ALLOWED_ROOT_ENTRIES,
     MAX_FILES,
@@ -259,7 +260,18 @@ class _Checker:
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 self.out.append(self._manifest_error(err))
+        self.check_engine_requirement()
         self.check_manifest_warnings()
+
+    def check_engine_requirement(self) -> None:
+        """`info.requires_engine` must be met by this engine: publish, activation and jobs refuse otherwise."""
+        if self.model is None:
+            return  # a malformed specifier is already a manifest.schema error
+        spec = self.model.info.requires_engine
+        why = engine_requirement.problem(spec)
+        if why:
+            self.out.append(_err(MANIFEST, "manifest.requires_engine", why, engine_requirement.HINT,
+                                 self._line_of(("info", "requires_engine"))))
 
     def _manifest_error(self, err: dict[str, Any]) -> Diagnostic:
         kind = str(err.get("type", ""))

@@ -779,6 +779,7 @@ def activate(ws: Workspace, ref: str) -> ActiveState:
             )
         version_id, config_id = row.config_version_id, row.config_id
         label, manifest = f"{row.config_id}@{row.number}", row.manifest_json
+    _refuse_engine(label, manifest, "activate")
     ensure_intact(ws, get_version(ws, version_id))
     from ade_engine.services.secrets import refuse_unset
 
@@ -801,6 +802,18 @@ def activate(ws: Workspace, ref: str) -> ActiveState:
             raise _integrity_error(exc) from None
     return ActiveState(workspace_id=ws.workspace_id, config_id=config_id, config_version_id=version_id,
                        previous_version_id=previous_id, activated_at=now)
+
+
+def _refuse_engine(label: str, manifest: dict[str, Any] | None, action: str) -> None:
+    """`engine_unsupported` when this engine does not satisfy the version's `info.requires_engine`."""
+    from ade_engine.packages import engine_requirement
+
+    spec = engine_requirement.requirement_of(manifest)
+    why = engine_requirement.problem(spec)
+    if why:
+        raise AdeError(f"cannot {action} {label}: {why}; {engine_requirement.HINT}", code=engine_requirement.CODE,
+                       details={"requires_engine": spec,
+                                "engine_version": engine_requirement.current_engine_version()})
 
 
 def _set_archived(ws: Workspace, ref: str, archived: bool) -> ConfigInfo | VersionInfo:
