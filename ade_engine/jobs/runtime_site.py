@@ -39,7 +39,7 @@ ENGINE_PARTS = ("__init__.py", "errors.py", "manifest", "runtime")
 # Top-level modules the job process imports (and what they import). psutil is not used in the job.
 THIRD_PARTY = (
     "pydantic", "pydantic_core", "typing_extensions", "annotated_types", "typing_inspection",
-    "openpyxl", "et_xmlfile", "defusedxml", "xlsxwriter", "python_calamine_plus", "pyseccomp",
+    "openpyxl", "et_xmlfile", "defusedxml", "xlsxwriter", "python_calamine_plus", "pyseccomp", "charset_normalizer",
 )
 _IGNORED_DIRS = {"__pycache__"}
 _IGNORED_SUFFIXES = (".pyc", ".pyo")

@@ -11,6 +11,7 @@ date-time at exactly midnight is a `date` (calamine's rule, which openpyxl value
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as _dt
 import re
@@ -20,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 from ade_engine.errors import InputError
-from ade_engine.runtime.gate import InputInfo
+from ade_engine.runtime.gate import InputInfo, encoding_error, resolve_part, text_codec, workbook_part
 
 MAX_ROWS = 1_048_576
 MAX_COLUMNS = 16_384
@@ -28,6 +29,8 @@ MAX_COLUMNS = 16_384
 # with openpyxl instead (same values, no padding), so a crafted `A1:XFD1048576` costs nothing.
 CALAMINE_MAX_DECLARED_COLUMNS = 512
 CSV_FIELD_LIMIT = 32 * 1024 * 1024
+# After this many blank rows in a row, the calamine reader hands the rest of the sheet to openpyxl.
+CALAMINE_MAX_BLANK_RUN = 20_000
 
 _MIDNIGHT = _dt.time(0, 0)
 _DIMENSION_RE = re.compile(rb"<(?:\w+:)?dimension\b[^>]*\bref=\"([^\"]*)\"")
@@ -164,7 +167,7 @@ class CalamineReader(WorkbookReader):
     def _declared_columns(self, name: str) -> int:
         """Last column of the sheet's declared <dimension>, read from the first bytes of its XML (0 if none)."""
         if self._parts is None:
-            self._parts = _sheet_parts(self.path)
+            self._parts = _sheet_parts(self.path, self.info.workbook_part)
         member = self._parts.get(name)
         if member is None:
             return 0
@@ -197,7 +200,7 @@ class CalamineReader(WorkbookReader):
             stream = self._wb.stream_sheet_by_name(ref.name)
         except Exception as exc:
             raise self._unreadable(ref.name, "the sheet cannot be read", exc) from exc
-        row_no = 0
+        row_no = blank_run = 0
         try:
             # The stream starts at A1 (row 0, column 0) and yields every row, blank or not.
             for raw in stream:
@@ -206,11 +209,24 @@ class CalamineReader(WorkbookReader):
                     raise self._too_big(ref.name, row_no, len(raw))
                 cells = _clean(raw)
                 if cells:
+                    blank_run = 0
                     yield row_no, cells
+                else:
+                    blank_run += 1
+                    if blank_run >= CALAMINE_MAX_BLANK_RUN:
+                        break
+            else:
+                return
         except InputError:
             raise
         except self._pc.CalamineError as exc:
             raise self._unreadable(ref.name, f"the sheet XML is damaged near row {row_no + 1}", exc) from exc
+        # A long run of blank rows (cells far apart, A1 and XFD1048576): calamine yields each blank row
+        # (about 1 µs a row), openpyxl skips them, so the rest of the sheet is read with openpyxl.
+        if self._fallback is None:
+            self._fallback = OpenpyxlReader(self.path, self.info)
+        self.engine_used[ref.name] = "calamine+openpyxl"
+        yield from self._fallback.iter_rows(ref.name, min_row=row_no + 1)
 
     def close(self) -> None:
         if self._fallback is not None:
@@ -244,14 +260,14 @@ class OpenpyxlReader(WorkbookReader):
             index += 1
             self._sheets.append(SheetRef(index, ws.title, ws.sheet_state != "visible"))
 
-    def iter_rows(self, sheet: SheetRef | str) -> Iterator[tuple[int, list[Any]]]:
+    def iter_rows(self, sheet: SheetRef | str, *, min_row: int = 1) -> Iterator[tuple[int, list[Any]]]:
         ref = self._ref(sheet)
         ws = self._wb[ref.name]
-        self.engine_used[ref.name] = "openpyxl"
+        self.engine_used.setdefault(ref.name, "openpyxl")
         ws.reset_dimensions()  # stored dimensions are often wrong, and may be crafted
-        row_no = 0
+        row_no = min_row - 1
         try:
-            for raw in ws.iter_rows(values_only=True):
+            for raw in ws.iter_rows(min_row=min_row, values_only=True):
                 row_no += 1  # openpyxl fills gaps with empty rows, so this is the sheet row
                 if row_no > MAX_ROWS or len(raw) > MAX_COLUMNS:
                     raise self._too_big(ref.name, row_no, len(raw))
@@ -272,7 +288,12 @@ class OpenpyxlReader(WorkbookReader):
 
 
 class CsvReader(WorkbookReader):
-    """One sheet named after the file stem; every cell is a string."""
+    """One sheet named after the file stem; every cell is a string.
+
+    Decoding is strict in the encoding the gate chose (`info.encoding`): a byte that does not decode
+    fails the job with `input_encoding` naming the line, never a replacement character. A quoted
+    field still open at the end of the file fails with `input_malformed` naming the line it opened on.
+    """
 
     engine = "csv"
 
@@ -283,14 +304,20 @@ class CsvReader(WorkbookReader):
 
     def iter_rows(self, sheet: SheetRef | str) -> Iterator[tuple[int, list[Any]]]:
         ref = self._ref(sheet)
-        encoding = "utf-8-sig" if (self.info.encoding or "utf-8") == "utf-8" else self.info.encoding
-        errors = "strict" if encoding == "utf-8-sig" else "replace"
+        encoding = self.info.encoding or "utf-8"
+        codec = text_codec(encoding)
+        delimiter = self.info.delimiter or ","
         old_limit = csv.field_size_limit(CSV_FIELD_LIMIT)
         row_no = 0
+        start_line = end_line = 0  # physical lines of the last record
         try:
-            with open(self.path, "r", encoding=encoding, errors=errors, newline="") as fh:
-                for raw in csv.reader(fh, delimiter=self.info.delimiter or ","):
+            with open(self.path, "r", encoding=codec, errors="strict", newline="") as fh:
+                reader = csv.reader(fh, delimiter=delimiter)
+                for raw in reader:
                     row_no += 1
+                    start_line, end_line = end_line + 1, reader.line_num
+                    if row_no == 1 and raw and raw[0].startswith("\ufeff"):
+                        raw[0] = raw[0][1:]  # a mark the codec keeps (utf-16-le given for a file with a BOM)
                     if len(raw) > MAX_COLUMNS:
                         raise self._too_big(ref.name, row_no, len(raw))
                     cells = _clean(raw)
@@ -299,16 +326,73 @@ class CsvReader(WorkbookReader):
         except InputError:
             raise
         except UnicodeDecodeError as exc:
-            raise self._unreadable(ref.name, f"the text is not valid UTF-8 after row {row_no}; save it as UTF-8",
-                                   exc) from exc
-        except (csv.Error, OSError) as exc:
-            raise self._unreadable(ref.name, f"the CSV cannot be parsed at record {row_no + 1}", exc) from exc
+            raise self._decode_error(codec) from exc
+        except csv.Error as exc:
+            raise self._malformed(ref.name, end_line + 1, str(exc)) from exc
+        except OSError as exc:
+            raise self._unreadable(ref.name, f"the CSV cannot be read at record {row_no + 1}", exc) from exc
         finally:
             csv.field_size_limit(old_limit)
+        if end_line > start_line and self._open_quote_at_end(codec, delimiter, start_line):
+            raise self._malformed(ref.name, start_line, "unterminated quote", lines=end_line - start_line)
+
+    def _open_quote_at_end(self, codec: str, delimiter: str, start_line: int) -> bool:
+        """Whether the last record (from `start_line` to the end) ends inside a quoted field.
+
+        Python's csv reader, non-strict, takes the rest of the file into the field; strict mode says
+        so. Only the last record is read again, and only when it spans several lines."""
+        with open(self.path, "r", encoding=codec, errors="replace", newline="") as fh:
+            for _ in range(start_line - 1):
+                if not fh.readline():
+                    return False
+            try:
+                for _ in csv.reader(fh, delimiter=delimiter, strict=True):
+                    pass
+            except csv.Error as exc:
+                return "unexpected end of data" in str(exc)
+        return False
+
+    def _malformed(self, sheet: str, line: int, problem: str, *, lines: int = 0) -> InputError:
+        name = self.info.original_name
+        if problem == "unterminated quote":
+            what = (f"line {line:,}: a quoted field opens here and is never closed, so the {lines:,} line(s) after "
+                    "it would be read as one cell and every row below it lost")
+            fix = ('Close the quote, or write a quote inside a quoted field as two ("") and re-submit the file')
+        elif "field larger than field limit" in problem:
+            what = (f"line {line:,}: a field grows past {CSV_FIELD_LIMIT // 1048576} MiB, which is almost always a "
+                    "quote that is opened and never closed (look at the quotes on this line and just above)")
+            fix = "Fix the quotes and re-submit the file"
+        else:
+            what = f"line {line:,}: the CSV cannot be parsed ({problem})"
+            fix = "Re-export the file and re-submit it"
+        return InputError(f"{name}, sheet {sheet!r}: {what}. {fix}; nothing was written.", code="input_malformed",
+                          details={"file": name, "sheet": sheet, "line": line, "problem": problem})
+
+    def _decode_error(self, codec: str) -> InputError:
+        """Where the first undecodable byte is (byte offset and line), found by decoding the file again."""
+        codec = "utf-8" if codec == "utf-8-sig" else codec  # a BOM decodes as U+FEFF: offsets stay exact
+        decoder = codecs.getincrementaldecoder(codec)("strict")
+        offset, lines = 0, 1  # bytes handed to the decoder so far; line of the next decoded character
+        with open(self.path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+                try:
+                    text = decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    data = exc.object if isinstance(exc.object, bytes) else chunk
+                    base = offset + len(chunk) - len(data)  # the decoder may hold bytes back from the last chunk
+                    head = data[: exc.start].decode(codec, errors="replace")
+                    return encoding_error(self.info.original_name, self.info.encoding or "utf-8",
+                                          self.info.encoding_source, line=lines + head.count("\n"),
+                                          offset=base + exc.start, bad=data[exc.start:exc.end])
+                lines += text.count("\n")
+                offset += len(chunk)
+        return encoding_error(self.info.original_name, self.info.encoding or "utf-8", self.info.encoding_source,
+                              line=lines, offset=offset, bad=b"")
 
 
-def _sheet_parts(path: Path) -> dict[str, str]:
-    """Map sheet name → zip member of its XML, from xl/workbook.xml and its relationships."""
+def _sheet_parts(path: Path, part: str | None = None) -> dict[str, str]:
+    """Map sheet name → zip member of its XML, from the workbook part and its relationships (the part is
+    the one the package relationships name, `xl/workbook.xml` in the usual layout)."""
     from defusedxml import ElementTree as ET
 
     ns_main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -316,13 +400,14 @@ def _sheet_parts(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     try:
         with zipfile.ZipFile(path) as zf:
-            wb_xml = zf.read("xl/workbook.xml")
-            rels_xml = zf.read("xl/_rels/workbook.xml.rels")
-        rels = {}
-        for rel in ET.fromstring(rels_xml):
-            target = rel.get("Target", "")
-            member = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-            rels[rel.get("Id")] = member
+            part = part or workbook_part(zf)
+            if part is None:
+                return {}
+            folder, base = PurePosixPath(part).parent.as_posix(), PurePosixPath(part).name
+            folder = "" if folder == "." else folder
+            wb_xml = zf.read(part)
+            rels_xml = zf.read(f"{folder}/_rels/{base}.rels" if folder else f"_rels/{base}.rels")
+        rels = {rel.get("Id"): resolve_part(folder, rel.get("Target", "")) for rel in ET.fromstring(rels_xml)}
         for el in ET.fromstring(wb_xml).iter():
             if el.tag in (f"{ns_main}sheet", "sheet") and el.get("name") is not None:
                 rid = el.get(f"{ns_rel}id")
