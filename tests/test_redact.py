@@ -48,4 +48,21 @@ def test_empty_redactor_passes_through():
 
 def test_longest_form_covers_the_encoded_spellings():
     # What the parent's log filter carries between windows of an over-long line.
-    assert _redactor().longest_form == len("pb_live%2FAb%2BCd%26Ef%20gh%3D%3D")
+    # The hex spelling is the longest: twice the value's bytes, longer than its percent-encoding.
+    value = "pb_live/Ab+Cd&Ef gh=="
+    assert _redactor().longest_form == len(value.encode().hex()) > len("pb_live%2FAb%2BCd%26Ef%20gh%3D%3D")
+
+
+def test_base64_and_hex_spellings_are_redacted_wherever_they_sit():
+    import base64
+
+    value = "pb_live/Ab+Cd&Ef gh=="
+    r = _redactor()
+    for lead in (b"", b"x", b"xy", b"xyz"):
+        for enc in (base64.b64encode, base64.urlsafe_b64encode):
+            text = enc(lead + value.encode() + b" and more").decode()
+            assert "[redacted:" in r(text) and r.contains(text), (lead, enc)
+    assert r(value.encode().hex().upper()).startswith("[redacted:")
+    # A short value is looked for only as itself: its base64 would match unrelated text.
+    short = Redactor({"PIN": "1234"})
+    assert short(base64.b64encode(b"1234").decode()) == base64.b64encode(b"1234").decode()

@@ -2,6 +2,8 @@
 
 0. The launcher has reclaimed the job dir and listed swapped entries (`permissions`); a tampered job dir
    fails the job (`job_dir_tampered`), and every file here is read and written without following links.
+   When the job was given secrets, every file it left is scanned for their values (`secret_scan`): a find
+   fails a job that would have succeeded (`secret_in_output`).
 1. Decide the outcome: clean exit 0 + valid `result.json` saying `succeeded` wins; otherwise the parent's
    own cause (cancel → `cancelled`, timeout → `timeout`, RSS watchdog → `memory_limit`) wins over
    `result.json`, which wins over the exit code/signal (`worker_crash`).
@@ -22,6 +24,7 @@ from typing import Any, Callable
 
 from ade_engine.jobs.outcome import CAUSE_CANCELLED, CAUSE_MEMORY, CAUSE_TIMEOUT, JobOutcome, LaunchOutcome
 from ade_engine.jobs.permissions import PARENT_FILES
+from ade_engine.jobs.secret_scan import scan_job_dir
 from ade_engine.runtime.atomic import save_json_atomic
 from ade_engine.runtime.jobfiles import describe, read_bytes, remove_tree, unlink_entry
 
@@ -41,6 +44,7 @@ HINTS = {
     "memory_limit": "Lower writer.chunk_rows, use row_streaming, or raise memory_mb.",
     "file_size_limit": "A file written by the job (normally the output) exceeds the file size limit.",
     "worker_crash": "See the log tail.",
+    "secret_in_output": "Remove what writes or prints the secret (encoded or not) from the package's scripts.",
     "job_dir_tampered": "The package replaced files of its job dir with links; do not run it again before review.",
     "sandbox_unavailable": "Run `ade doctor`; fix what it names or change ADE_SANDBOX.",
     "rule_error": "See rule_errors and the log tail.",
@@ -226,6 +230,16 @@ def finalize(
                 unlink_entry(job_dir / name)
     result = None if launch.tampered else read_result(job_dir)
     status, error = decide(launch, result, job_dir, request.get("limits"))
+    # 1b. secret values in files the job left (any spelling): records redacted, other files removed
+    leaks = scan_job_dir(job_dir, secrets)
+    leak_note = None
+    if leaks:
+        leak_note = ("secret values were found in files the job left, and were contained: "
+                     + "; ".join(f.describe() for f in leaks)
+                     + ". A script must not write a secret to a file or print it encoded.")
+        if status == "succeeded":
+            status, error = "failed", {"code": "secret_in_output", "message": leak_note,
+                                       "stage": _running_stage(job_dir)}
     if error is not None:
         error = {**error, "message": redact(str(error.get("message") or ""))[:MESSAGE_MAX]}
         if error["code"] in HINTS:
@@ -249,6 +263,8 @@ def finalize(
     artifact["error"] = None if error is None else {k: error[k] for k in ("code", "message", "stage", "rule") if k in error}
     if isinstance(artifact.get("output"), dict) and status != "succeeded":
         artifact["output"]["path"] = incomplete.name if output_path else None
+    if leak_note is not None:
+        artifact["warnings"] = [*(artifact.get("warnings") or []), {"code": "secret_in_output", "message": leak_note}]
     save_json_atomic(artifact_path, artifact)
 
     # 4. events and cleanup

@@ -31,23 +31,19 @@ def encode_json(obj: Any, *, pretty: bool) -> bytes:
                       separators=None if pretty else (",", ":"), allow_nan=False).encode("utf-8")
 
 
-def save_json_atomic(path: str | os.PathLike[str], obj: Any, *, pretty: bool = True) -> None:
-    """Write `obj` as UTF-8 JSON to a new temp file next to `path`, fsync, then rename over `path`.
+def save_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace `path` with `data` through a new temp file and a rename (never writing through a link).
 
-    `pretty=False` writes it on one line (cheaper: the job's intermediate artifact saves use it). Values must
-    be JSON types; a non-finite float raises ValueError and leaves `path` as it was."""
+    The temp name is fresh and created exclusively: a link planted at a predictable `<name>.tmp` can never
+    make this write land elsewhere, and the rename replaces the name `path` itself, never a link's target."""
     target = Path(path)
-    data = encode_json(obj, pretty=pretty) + b"\n"
-    # A fresh, exclusively created temp name: a link planted at a predictable `<name>.tmp` can never make
-    # this write land elsewhere, and the rename replaces the name `path` itself, never a link's target.
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = create_exclusive(tmp)
     try:
         try:
             view = memoryview(data)
             while view:
-                written = os.write(fd, view)
-                view = view[written:]
+                view = view[os.write(fd, view):]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -58,6 +54,15 @@ def save_json_atomic(path: str | os.PathLike[str], obj: Any, *, pretty: bool = T
         except OSError:
             pass
         raise
+
+
+def save_json_atomic(path: str | os.PathLike[str], obj: Any, *, pretty: bool = True) -> None:
+    """Write `obj` as UTF-8 JSON to a new temp file next to `path`, fsync, then rename over `path`.
+
+    `pretty=False` writes it on one line (cheaper: the job's intermediate artifact saves use it). Values must
+    be JSON types; a non-finite float raises ValueError and leaves `path` as it was."""
+    target = Path(path)
+    save_bytes_atomic(target, encode_json(obj, pretty=pretty) + b"\n")
     try:  # make the rename itself durable
         dfd = os.open(target.parent, os.O_RDONLY)
         try:

@@ -1,4 +1,4 @@
-"""Secret redaction (secrets.md §6): every injected value, exact or URL-encoded, → `[redacted:<NAME>]`."""
+"""Secret redaction (secrets.md §6): every injected value, exact or encoded (URL, base64, hex) → `[redacted:<NAME>]`."""
 
 from __future__ import annotations
 
@@ -9,12 +9,39 @@ from urllib.parse import quote, quote_plus
 _PCT = re.compile(r"%[0-9A-F]{2}")
 
 
+# Below this many bytes, base64 and hex spellings are too short to look for without false alarms.
+ENCODED_MIN_BYTES = 8
+
+
 def value_forms(value: str) -> set[str]:
-    """The exact value and the URL-encoded spellings of it that redaction looks for: percent-encoding with
-    and without `/` kept, `+` for spaces, upper- or lower-case hex."""
+    """The exact value and the spellings of it that redaction looks for: URL-encoded (percent-encoding with
+    and without `/` kept, `+` for spaces, upper- or lower-case hex) and, for values of 8 bytes or more,
+    base64 (standard and URL-safe, at each of the three alignments it can take inside a longer text) and
+    hex (lower and upper case)."""
     encoded = {quote(value, safe=""), quote(value), quote_plus(value, safe=""), quote_plus(value)}
     forms = {value} | encoded | {_PCT.sub(lambda m: m.group(0).lower(), form) for form in encoded}
+    raw = value.encode("utf-8")
+    if len(raw) >= ENCODED_MIN_BYTES:
+        forms |= {raw.hex(), raw.hex().upper()}
+        forms |= base64_forms(raw)
     return {form for form in forms if form}
+
+
+def base64_forms(raw: bytes) -> set[str]:
+    """The base64 text that `raw` turns into wherever it sits in a longer input: for each alignment, only the
+    4-character groups made entirely of `raw`'s bytes (standard and URL-safe alphabets)."""
+    import base64
+
+    forms = set()
+    for lead in range(3):
+        start_group = (lead + 2) // 3  # first 3-byte group that begins inside `raw`
+        end_group = (lead + len(raw)) // 3  # groups that end inside `raw`
+        if end_group - start_group < 2:
+            continue
+        text = base64.b64encode(b"\0" * lead + raw).decode("ascii")[4 * start_group:4 * end_group]
+        forms.add(text)
+        forms.add(text.replace("+", "-").replace("/", "_"))
+    return forms
 
 
 class Redactor:
