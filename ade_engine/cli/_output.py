@@ -88,9 +88,8 @@ def guarded(handler: Handler) -> Handler:
                 exc.message = one_line(exc.message)
                 exc.args = (exc.message,)
             raise
-        except BrokenPipeError:  # `ade config files X | head`: the reader left; not an error
-            sys.stderr.close()
-            return 0
+        except BrokenPipeError:  # `ade config files X | head`: the reader left; cli.main ends quietly
+            raise
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
             raise AdeError(

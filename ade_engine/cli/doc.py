@@ -51,7 +51,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     with _ws() as ws:
         doc = documents.add_document(ws, args.path)
-    emit(args, doc, ("already registered: " if doc.reused else "added: ") + _line(doc))
+    emit(args, doc, (f"already registered ({doc.jobs} job(s)): " if doc.reused else "added: ") + _line(doc))
     return 0
 
 

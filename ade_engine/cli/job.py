@@ -134,6 +134,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
         res = jobs.submit_job(ws, args.input, config=args.config, version=args.version, force=args.force,
                               network=args.network)
         j = res.job
+        if args.network and not ws.settings.runtime_network_allowed:  # the job records it too (network.refused)
+            print("warning: --network is ignored: the operator does not allow network "
+                  "(ADE_RUNTIME_NETWORK_ALLOWED is off); the job runs without network", file=sys.stderr)
         if not args.wait:
             emit(args, res, (f"queued job {j.job_id}" if res.created else f"existing job {j.job_id} ({j.status}); "
                              "use --force to run it again") + f" ({j.source_file}, {j.config_id})")

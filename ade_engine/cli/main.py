@@ -28,7 +28,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A reader that left early (`ade job list | head`): the exit status a shell shows for a program ended by
+# SIGPIPE (128 + 13), as `git log | head` gives, so `set -o pipefail` scripts see what they see for any tool.
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a closed stdout ends it quietly with `EXIT_BROKEN_PIPE` (no traceback, no message)."""
+    try:
+        try:
+            return _main(argv)
+        finally:  # also after --help/--version (SystemExit): a closed pipe shows here, not at interpreter exit
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
+
+
+def _stdout_to_devnull() -> None:
+    """Point fd 1 at /dev/null so the interpreter's final flush of what is still buffered cannot fail."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout already closed or replaced by something without a descriptor
+        pass
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

@@ -42,6 +42,12 @@ def build_request(
     caps = OperatorLimits.from_settings(settings)
     defaults = manifest.engine.defaults
     wanted_net = defaults.runtime_network_access if network_override is None else network_override
+    warnings = []
+    if wanted_net and not caps.network_allowed:  # the operator's cap wins; say so instead of dropping it
+        who = "the job's network option (--network)" if network_override else "the manifest (runtime_network_access)"
+        warnings.append({"code": "network_refused",
+                         "message": f"network access was asked for by {who}, but the operator does not allow it "
+                                    "(ADE_RUNTIME_NETWORK_ALLOWED is off): the job runs without network"})
     now = now_iso()
     return {
         "schema": "ade.run_request/v1",
@@ -61,6 +67,7 @@ def build_request(
                   "path": str(input_path), "format": input_format, "size_bytes": input_size},
         "limits": caps.effective(timeout_ms=defaults.timeout_ms, memory_mb=defaults.memory_mb),
         "runtime_network_access": bool(wanted_net and caps.network_allowed),
+        "warnings": warnings,  # job-level artifact warnings known before the job starts
         "sandbox_level": None,
         "secrets_requested": sorted(manifest.requested_secrets()),
         "engine_version": ENGINE_VERSION,
@@ -161,6 +168,10 @@ def run_job(
         write_run_request(job_dir, request)
         return fail_without_spawn(job_dir, request, code, message, secrets=secrets, remove_inputs=remove_inputs,
                                   on_event=on_event)
+
+    for warning in request.get("warnings") or []:
+        if warning.get("code") == "network_refused":
+            emit("network.refused", {"setting": "ADE_RUNTIME_NETWORK_ALLOWED", "message": warning.get("message")})
 
     # 1. sandbox level: never weaker than chosen; unavailable → sandbox_unavailable before anything runs
     try:

@@ -274,7 +274,7 @@ class _Job:
                             "platform": f"{sys.platform}-{platform.machine() or 'unknown'}",
                             "dependencies": self._dependencies()},
             "rules": {}, "sheets": [], "output": None, "summary": None, "pass_history": [], "annotations": [],
-            "rule_errors": [], "warnings": [], "error": None,
+            "rule_errors": [], "warnings": [dict(w) for w in req.get("warnings") or []], "error": None,
         }
         self.registry = load_registry(config_dir, m)
         self.art["rules"] = self.registry.artifact_rules()

@@ -107,7 +107,7 @@ def add_document(ws: Workspace, path: str | os.PathLike[str], *, original_name: 
                 Document.workspace_id == ws.workspace_id, Document.sha256 == sha, Document.purged_at.is_(None))).first()
             if existing is not None:
                 _place(ws, tmp, sha)  # heals a stored file lost from disk
-                return _info(ws, existing, reused=True)
+                return _info(ws, existing, jobs=_job_count(session, existing.document_id), reused=True)
         _place(ws, tmp, sha)
         row = Document(
             document_id=ulid.new().str, workspace_id=ws.workspace_id, original_name=name, sha256=sha,
@@ -122,7 +122,7 @@ def add_document(ws: Workspace, path: str | os.PathLike[str], *, original_name: 
                 existing = session.scalars(select(Document).where(
                     Document.workspace_id == ws.workspace_id, Document.sha256 == sha,
                     Document.purged_at.is_(None))).one()
-                return _info(ws, existing, reused=True)
+                return _info(ws, existing, jobs=_job_count(session, existing.document_id), reused=True)
         return _info(ws, row)
     finally:
         tmp.unlink(missing_ok=True)
