@@ -121,6 +121,18 @@ def test_validating_a_folder_uses_the_environment_a_publish_prepared(cli_env, ca
     assert lines == []
 
 
+def test_live_validation_uses_a_prepared_environment_but_never_installs(tmp_path, wheelhouse):
+    """What the workstation runs on every save of a draft (`prepare=False`)."""
+    settings = isolated_settings(tmp_path / "data", wheelhouse=wheelhouse, sample_configs_dir=tmp_path / "none")
+    pkg = dependent_package(tmp_path / "tidy")
+    heard: list[str] = []
+    found = configs.validate_prepared(settings, pkg, prepare=False, on_progress=heard.append)
+    assert [d.code for d in found if d.level == "error"] == ["module.import_error"]  # not prepared yet
+    assert heard == [] and not (tmp_path / "data" / "envs").exists()
+    configs.prepare_package(settings, pkg)
+    assert not [d for d in configs.validate_prepared(settings, pkg, prepare=False) if d.level == "error"]
+
+
 # ----------------------------------------------------------------------------------------------- ade run
 def test_ade_run_prepares_once_and_the_artifact_lists_the_dependency(cli_env, capsys):
     from pkgfactory import read_output

@@ -583,14 +583,15 @@ def prepare_package(settings: Any, pkg: Path, *, on_progress: Progress | None = 
 
 
 def validate_prepared(settings: Any, pkg: Path, *, dynamic: bool = True, on_progress: Progress | None = None,
-                      raise_prepare_errors: bool = False) -> list[Diagnostic]:
+                      raise_prepare_errors: bool = False, prepare: bool = True) -> list[Diagnostic]:
     """Validation against the package's prepared environment (config-packages.md §1, §6).
 
     Static checks first (imports resolved against the environment when it is prepared). With `dynamic` and no
     static error, a package with `requirements.txt` is prepared (once per deps_hash; `on_progress` hears it),
     the static checks run again against the installed modules, then the dynamic probes import the scripts
     with that environment on `sys.path`. A failed prepare is an error diagnostic on `requirements.txt`, or
-    raised as `prepare_failed` with `raise_prepare_errors`."""
+    raised as `prepare_failed` with `raise_prepare_errors`. `prepare=False` (live validation on every save)
+    uses the environment only when it is already prepared and never runs pip."""
     from ade_engine.jobs.prepare import prepared_vendor
 
     deps = _package_deps_hash(pkg)
@@ -598,7 +599,7 @@ def validate_prepared(settings: Any, pkg: Path, *, dynamic: bool = True, on_prog
     found = validate_dir(pkg, dynamic=False, vendor_dir=vendor)
     if not dynamic or any(d.level == "error" for d in found):
         return found
-    if deps and vendor is None:
+    if deps and vendor is None and prepare:
         try:
             vendor = prepare_package(settings, pkg, on_progress=on_progress)
         except AdeError as exc:

@@ -120,9 +120,16 @@ class PackageScreen(Screen[None]):
         if self.is_draft and self.app.tui.watch:
             self.run_worker(
                 watch_package(self, Path(self.info.path), config_id=self.config_id, version_id=self.version_id,
-                              debounce_ms=self.app.tui.watch_debounce_ms),
+                              debounce_ms=self.app.tui.watch_debounce_ms, validate=self._live_validate),
                 name=f"watch {self.info.label}", group="watch", exclusive=True, exit_on_error=False)
         self.editor.focus()
+
+    def _live_validate(self, pkg: Path, *, dynamic: bool) -> list:
+        """Live validation on save: against the draft's prepared requirements when there are any (never
+        installs; publishing or 'validate' prepares them)."""
+        from ade_engine.services import configs
+
+        return configs.validate_prepared(self.app.ws.settings, pkg, dynamic=dynamic, prepare=False)
 
     # ------------------------------------------------------------------------------- files
 
