@@ -27,6 +27,7 @@ from typing import Any
 
 from ade_engine import ENGINE_VERSION
 from ade_engine.errors import AdeError
+from ade_engine.jobs.permissions import apply_data_dir_model, open_for_jobs
 
 PIP_TIMEOUT_S = 600
 Progress = Callable[[str], None]
@@ -96,7 +97,8 @@ def ensure_prepared(settings: Any, config_dir: str | os.PathLike[str], deps_hash
         return env / "vendor"
     say = on_progress or (lambda _line: None)
     envs = Path(settings.envs_dir)
-    envs.mkdir(parents=True, exist_ok=True)
+    if not envs.is_dir():  # e.g. `ade config validate DIR` before any workspace was opened
+        apply_data_dir_model(settings.data_dir)  # envs/ is part of the data dir's permission model
     with open(envs / f".{deps_hash}.lock", "a+") as lock:
         try:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -149,11 +151,7 @@ def _install(settings: Any, requirements: Path, deps_hash: str, env: Path, say: 
         shutil.rmtree(home)
         staged_req.unlink()
         (work / "last_used").touch()
-        # Readable (not writable) by a job user; the job sees vendor/ read-only.
-        for dirpath, _dirs, files in os.walk(work):
-            os.chmod(dirpath, 0o755)
-            for name in files:
-                os.chmod(os.path.join(dirpath, name), 0o644)
+        open_for_jobs(work)  # readable (not writable) by a job user; the job sees vendor/ read-only
         if env.exists():  # a half-made folder without build.json (crash): replace it
             shutil.rmtree(env)
         os.rename(work, env)
