@@ -12,7 +12,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -24,24 +23,6 @@ from ade_engine.jobs.permissions import DATA_DIR_MODES, apply_data_dir_model, da
 
 REPO = Path(__file__).resolve().parents[2]
 SLOW_HOOK = "import time\n\ndef run(**_):\n    time.sleep(6)\n"
-
-TUI_START = textwrap.dedent('''
-    import asyncio, sys
-    from ade_engine.settings import load_settings
-    from ade_tui.app import AdeApp
-
-    async def main():
-        app = AdeApp(load_settings())
-        async with app.run_test(size=(80, 24)) as pilot:
-            for _ in range(40):
-                await pilot.pause(0.1)
-                if getattr(app, "workspace", None) is not None or getattr(app, "ws", None) is not None:
-                    break
-            await pilot.pause(0.5)
-    asyncio.run(main())
-    print("workstation started")
-''')
-
 
 def _env(data: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADE_")}
@@ -92,7 +73,7 @@ def test_long_job_survives_twenty_commands_and_a_workstation_start(tmp_path):
         src = _sample_input()
         submitted = _ade(env, "job", "submit", str(src), "--json")
         assert submitted.returncode == 0, submitted.stderr
-        job_id = json.loads(submitted.stdout)["job_id"]
+        job_id = json.loads(submitted.stdout)["job"]["job_id"]
         deadline = time.monotonic() + 60
         while json.loads(_ade(env, "job", "show", job_id, "--json").stdout)["status"] == "queued":
             assert time.monotonic() < deadline, "the worker never claimed the job"
@@ -117,9 +98,10 @@ def test_long_job_survives_twenty_commands_and_a_workstation_start(tmp_path):
         for args in commands:
             done = _ade(env, *args)
             assert done.returncode in (0, 1), (args, done.stderr)  # doctor exits 1 on a missing sandbox layer
-        tui = subprocess.run([sys.executable, "-c", TUI_START], env=env, cwd=REPO, capture_output=True, text=True,
-                             timeout=120)
-        assert "workstation started" in tui.stdout, tui.stderr[-3000:]
+        # The workstation's real start (settings, workspace open, first screen), headless, quitting when ready.
+        tui = subprocess.run([sys.executable, "-m", "ade_tui", "--exit-when-ready", "--headless"], env=env,
+                             cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert tui.returncode == 0 and "workspace_seconds=" in tui.stdout, (tui.stdout, tui.stderr[-3000:])
 
         deadline = time.monotonic() + 90
         while True:
