@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,7 +134,18 @@ def _freeze_events(path: Path, old: str, new: str) -> None:
         if "duration_ms" in event:
             event["duration_ms"] = 1000
         lines.append(json.dumps(event, separators=(",", ":")))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _rewrite(path, "\n".join(lines) + "\n")
+
+
+def _rewrite(path: Path, text: str) -> None:
+    """Replace a job file's text, keeping its mode: the engine leaves some read-only, and only root writes
+    through that (as a normal user the write would be refused)."""
+    mode = path.stat().st_mode
+    path.chmod(mode | stat.S_IWUSR)
+    try:
+        path.write_text(text, encoding="utf-8")
+    finally:
+        path.chmod(stat.S_IMODE(mode))
 
 
 def _freeze(ws, old: str, new: str, minute: int) -> None:
@@ -145,8 +157,8 @@ def _freeze(ws, old: str, new: str, minute: int) -> None:
     jobs_dir = ws.settings.jobs_dir
     (jobs_dir / old).rename(jobs_dir / new)
     for f in (jobs_dir / new).rglob("*"):
-        if f.is_file() and f.suffix == ".json":
-            f.write_text(f.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+        if f.is_file() and f.suffix == ".json" and old in (text := f.read_text(encoding="utf-8")):
+            _rewrite(f, text.replace(old, new))
     _freeze_events(jobs_dir / new / "events.ndjson", old, new)
     with ws.sessions.begin() as session:
         row = session.get(Job, old)
