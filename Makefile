@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench snapshots clean
+.PHONY: run test bench bench-detect snapshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,8 +27,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) bench-detect
 	$(BIN)/python -m benchmarks
+
+# Structure detection on the hand-labelled corpus beside the checkout (a note and exit 0 when it is absent).
+bench-detect: $(STAMP)
+	$(BIN)/python -m benchmarks.detect
 
 snapshots: $(STAMP)
 	$(BIN)/python -m pytest -q tests/tui --snapshot-update
