@@ -2,9 +2,11 @@
 
 `${ADE_DATA_DIR}/envs/<deps_hash>/` holds `vendor/` (pip `--target`), `freeze.txt`, `install.log`,
 `build.json {deps_hash, python_version, engine_version, prepared_at}` and `last_used` (touched on every
-use; retention deletes envs idle for 30 days). pip runs in its own subprocess with a scrubbed environment
+use; retention deletes envs idle for 30 days). pip runs in its own process group with a scrubbed environment
 and a 10-minute timeout, into a temp folder renamed into place; concurrent prepares of one hash wait on a
-lock file. Jobs never install anything.
+lock file. Jobs never install anything: validation before publish (`services.configs.validate_prepared`) and
+the runner before a spawn call `ensure_prepared`, whose `on_progress` hears pip's progress lines. A failure is
+`prepare_failed` whose message starts with pip's own reason (`pip_reason`), since job records keep 400 chars.
 """
 
 from __future__ import annotations
