@@ -167,6 +167,7 @@ def _install(settings: Any, requirements: Path, deps_hash: str, env: Path, say: 
 # pip's lines worth showing while it works (the rest goes to install.log only)
 _PROGRESS_PREFIXES = ("Collecting ", "Processing ", "Downloading ", "Installing collected packages",
                       "Successfully installed")
+_FROM_STAGED = re.compile(r"\s*\(from -r \S+ \(line \d+\)\)")  # names the staged copy: noise to a reader
 
 
 def _run_pip(cmd: list[str], home: Path, work: Path, say: Progress) -> tuple[bool, str, str]:
@@ -194,7 +195,7 @@ def _run_pip(cmd: list[str], home: Path, work: Path, say: Progress) -> tuple[boo
             lines.append(line)
             text = line.strip()
             if text.startswith(_PROGRESS_PREFIXES):
-                say(text)
+                say(_FROM_STAGED.sub("", text))
         code = proc.wait()
     finally:
         timer.cancel()
