@@ -45,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="ask for network access (needs ADE_RUNTIME_NETWORK_ALLOWED)")
     net.add_argument("--no-network", dest="network", action="store_false", help="no network, whatever the manifest says")
     p.add_argument("--wait", action="store_true", help="wait for the job to end, with progress per pass")
+    p.add_argument("--encoding", metavar="NAME",
+                   help="text encoding of a CSV/TSV input, e.g. windows-1252 or shift_jis (default: the manifest's "
+                        "engine.input.encoding, else detected)")
 
     p = add("list", cmd_list, "list jobs, newest first", job_arg=False)
     p.add_argument("--status", choices=("queued", "running", "succeeded", "failed", "cancelled"))
@@ -132,7 +135,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     with _ws() as ws:
         res = jobs.submit_job(ws, args.input, config=args.config, version=args.version, force=args.force,
-                              network=args.network)
+                              network=args.network, encoding=args.encoding)
         j = res.job
         if args.network and not ws.settings.runtime_network_allowed:  # the job records it too (network.refused)
             print("warning: --network is ignored: the operator does not allow network "

@@ -42,6 +42,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     p.add_argument("--reader", choices=("auto", "calamine", "openpyxl"), default="auto",
                    help="workbook reader engine (default auto)")
+    p.add_argument("--encoding", metavar="NAME",
+                   help="text encoding of a CSV/TSV input, e.g. windows-1252 or shift_jis (default: the manifest's "
+                        "engine.input.encoding, else detected)")
     p.set_defaults(handler=handle)
 
 
@@ -122,13 +125,13 @@ def _prepare_out_dir(out: Path, force: bool) -> None:
 
 
 def plan_run(input_path: str, config_dir: str, out: str | None, *, force: bool, reader: str,
-             settings: Any) -> tuple[Path, dict[str, Any]]:
+             settings: Any, encoding: str | None = None) -> tuple[Path, dict[str, Any]]:
     """Everything before the spawn: gate, validation, refusals, staging. Returns (job_dir, request)."""
     from ade_engine.jobs.runner import build_request
     from ade_engine.jobs.staging import stage_job_dir, write_run_request
     from ade_engine.manifest import load_manifest
     from ade_engine.packages.layout import content_hash, deps_hash
-    from ade_engine.runtime.gate import inspect_input
+    from ade_engine.runtime.gate import inspect_input, normalize_encoding
 
     if getattr(settings, "safe_mode", False):
         raise AdeError("ADE_SAFE_MODE is on: package code is not executed; unset it to run jobs", code="safe_mode")
@@ -137,8 +140,10 @@ def plan_run(input_path: str, config_dir: str, out: str | None, *, force: bool, 
     if not src.is_file():
         what = "is a directory" if src.is_dir() else "does not exist"
         raise InputError(f"input {src} {what}; give the path of an .xlsx, .xlsm or .csv file", code="input_unreadable")
+    # The text encoding is found in the job (with the manifest's default); here only a bad name is refused.
+    encoding = normalize_encoding(encoding) if encoding else None
     info = inspect_input(src, src.name, max_uncompressed_mb=settings.input_max_uncompressed_mb,
-                         max_ratio=settings.input_max_ratio)
+                         max_ratio=settings.input_max_ratio, sniff_text=False)
     pkg = Path(config_dir).expanduser().resolve()
     if not pkg.is_dir():
         raise ConfigInvalid(f"--config {config_dir} is not a folder; point it at a config package (with manifest.json)",
@@ -162,7 +167,8 @@ def plan_run(input_path: str, config_dir: str, out: str | None, *, force: bool, 
         job_dir, settings=settings, job_id=_new_job_id(), attempt=1, retry_of_job_id=None,
         trace_id=secrets_mod.token_hex(16), config_id=pkg.name, config_version_id=f"draft:{content_hash(pkg)}",
         content_hash=content_hash(pkg), deps_hash=deps, document_id=None, filename=src.name, input_path=staged,
-        input_format=info.format, input_sha256=info.sha256, input_size=info.size_bytes, reader=reader)
+        input_format=info.format, input_sha256=info.sha256, input_size=info.size_bytes, reader=reader,
+        input_encoding=encoding)
     request["sandbox_level"] = level
     write_run_request(job_dir, request)
     return job_dir, request
@@ -314,7 +320,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         settings = _load_settings()
         job_dir, request = plan_run(args.input, args.config, args.out, force=args.force, reader=args.reader,
-                                    settings=settings)
+                                    settings=settings, encoding=args.encoding)
     except AdeError as exc:
         if args.json:
             print(json.dumps({"error": {"code": exc.code, "message": exc.message}}))

@@ -32,6 +32,7 @@ def build_request(
     config_id: str, config_version_id: str, content_hash: str, deps_hash: str | None,
     document_id: str | None, filename: str, input_path: Path, input_format: str, input_sha256: str,
     input_size: int, network_override: bool | None = None, reader: str = "auto", created_at: str | None = None,
+    input_encoding: str | None = None,
 ) -> dict[str, Any]:
     """The run request of jobs.md §4 plus the keys the pipeline needs (docs/internals.md)."""
     from ade_engine import ENGINE_VERSION
@@ -64,7 +65,8 @@ def build_request(
         "manifest_schema": manifest.info.schema_,
         "config_script_api_version": manifest.config_script_api_version,
         "input": {"document_id": document_id, "filename": filename, "sha256": input_sha256,
-                  "path": str(input_path), "format": input_format, "size_bytes": input_size},
+                  "path": str(input_path), "format": input_format, "size_bytes": input_size,
+                  "encoding": input_encoding},
         "limits": caps.effective(timeout_ms=defaults.timeout_ms, memory_mb=defaults.memory_mb),
         "runtime_network_access": bool(wanted_net and caps.network_allowed),
         "warnings": warnings,  # job-level artifact warnings known before the job starts

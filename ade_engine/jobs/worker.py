@@ -290,15 +290,17 @@ def run_claimed_job(worker: Worker, job: Any, cancel_check: Callable[[], Any]) -
     try:
         from ade_engine.runtime.gate import inspect_input
 
+        # A text file's encoding is found in the job, with the job's --encoding and the manifest's default.
         info = inspect_input(staged, job.source_file or staged.name,
                              max_uncompressed_mb=settings.input_max_uncompressed_mb,
-                             max_ratio=settings.input_max_ratio)
+                             max_ratio=settings.input_max_ratio, sniff_text=False)
         request = build_request(
             job_dir, settings=settings, job_id=job.job_id, attempt=job.attempt, retry_of_job_id=job.retry_of_job_id,
             trace_id=job.trace_id, config_id=job.config_id, config_version_id=job.config_version_id,
             content_hash=job.content_hash, deps_hash=deps, document_id=job.document_id,
             filename=job.source_file or staged.name, input_path=staged.resolve(), input_format=info.format,
             input_sha256=info.sha256, input_size=info.size_bytes, network_override=job.runtime_network_access,
+            input_encoding=job.input_encoding,
             created_at=job.queued_at.isoformat())
     except AdeError as exc:
         return fail_without_spawn(job_dir, request, exc.code, exc.message)

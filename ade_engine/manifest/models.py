@@ -245,8 +245,32 @@ class EngineArtifact(_Model):
     max_issues_per_field: int = Field(default=1000, ge=0)
 
 
+def _check_encoding(value: str | None) -> str | None:
+    if value is None:
+        return None
+    import codecs
+
+    try:
+        info = codecs.lookup(value)
+    except LookupError:
+        raise _fmt_err("manifest.schema", "unknown text encoding {value!r} (e.g. utf-8, windows-1252, shift_jis)",
+                       {"value": value}) from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise _fmt_err("manifest.schema", "{value!r} is not a text encoding (e.g. utf-8, windows-1252, shift_jis)",
+                       {"value": value})
+    return value
+
+
+class EngineInput(_Model):
+    encoding: Annotated[str | None, AfterValidator(_check_encoding)] = Field(
+        default=None, max_length=64,
+        description="Text encoding of CSV/TSV inputs (e.g. windows-1252, shift_jis); null = detect it. "
+                    "An --encoding given for a run wins.")
+
+
 class Engine(_Model):
     defaults: EngineDefaults = Field(default_factory=EngineDefaults)
+    input: EngineInput = Field(default_factory=EngineInput)
     detect: EngineDetect = Field(default_factory=EngineDetect)
     writer: EngineWriter = Field(default_factory=EngineWriter)
     artifact: EngineArtifact = Field(default_factory=EngineArtifact)

@@ -50,7 +50,9 @@ class Job(_Model):
     secrets_used: list[str] = Field(default_factory=list)
 
 
-class Input(_Model):
+class Input(_Sparse):
+    _optional = frozenset({"encoding_confidence", "encoding_source"})
+
     document_id: str | None = None
     format: Literal["xlsx", "xlsm", "csv"] | None = None
     size_bytes: int
@@ -58,6 +60,9 @@ class Input(_Model):
     encoding: str | None = None
     delimiter: str | None = None
     sheet_count: int
+    # CSV only (omitted otherwise): how the encoding was chosen, and how sure the choice is (null when given).
+    encoding_confidence: float | None = Field(default=None, ge=0, le=1)
+    encoding_source: Literal["override", "manifest", "bom", "detected"] | None = None
 
 
 class Config(_Model):

@@ -543,6 +543,18 @@ def _detect(probe: bytes, name: str, *, whole: bool) -> tuple[str, float, str]:
     else:
         enc = _recorded_name(best.encoding)
         rivals = {m.encoding for m in candidates if m.chaos <= best.chaos + 0.01} | {best.encoding}
+        # Outside the Latin code pages, two encodings that fit equally but read different text (a few
+        # kanji read as Korean by cp949 or as Japanese by cp932) cannot be told apart: refuse, never guess.
+        tied = [m for m in candidates if m.chaos <= best.chaos + 0.01 and m.coherence >= best.coherence - 0.01]
+        readings = {str(m) for m in tied}
+        if len(readings) > 1:
+            named = ", ".join(f"{_recorded_name(m.encoding)}" + (f" ({m.language})" if m.language != "Unknown" else "")
+                              for m in tied[:4])
+            raise InputError(
+                f"{name}: the text encoding is ambiguous: the first bytes read as different text in {named}. "
+                f"Give it with --encoding NAME (ade run, ade job submit) or engine.input.encoding in the manifest, "
+                f"or re-save the file as UTF-8.",
+                code="input_encoding", details={"file": name, "candidates": [m.encoding for m in tied[:4]]})
     confidence = round(max(0.0, 1.0 - best.chaos) / len(rivals), 2)
     _check_decodes(probe, enc, name, "detected", final=whole)
     return enc, confidence, "detected"

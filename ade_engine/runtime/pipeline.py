@@ -286,13 +286,18 @@ class _Job:
         from ade_engine.runtime.readers import open_workbook
 
         budget = req.get("input_budget") or {}
+        # Text encoding: the run's --encoding, else the manifest's engine.input.encoding, else detected.
+        encoding_override = inp.get("encoding") or None
         info = inspect_input(input_path, source_file,
                              max_uncompressed_mb=int(budget.get("max_uncompressed_mb") or 1024),
-                             max_ratio=int(budget.get("max_ratio") or 200))
+                             max_ratio=int(budget.get("max_ratio") or 200),
+                             encoding=encoding_override or (eng.get("input") or {}).get("encoding"),
+                             encoding_source="override" if encoding_override else "manifest")
         self.input_info = info
         self.art["input"].update(format=info.format, size_bytes=info.size_bytes,
                                  sha256=self.art["input"]["sha256"] or info.sha256,
-                                 encoding=info.encoding, delimiter=info.delimiter)
+                                 encoding=info.encoding, delimiter=info.delimiter,
+                                 encoding_confidence=info.encoding_confidence, encoding_source=info.encoding_source)
         self.reader = open_workbook(input_path, info, inmemory_max_mb=int(budget.get("inmemory_max_mb") or 64),
                                     engine=req.get("reader") or "auto")
         sheets = self.reader.sheets()

@@ -101,7 +101,9 @@ def add_document(ws: Workspace, path: str | os.PathLike[str], *, original_name: 
                          details={"path": str(src)}) from None
     try:
         s = ws.settings
-        info = inspect_input(tmp, name, max_uncompressed_mb=s.input_max_uncompressed_mb, max_ratio=s.input_max_ratio)
+        # Registering needs the type only; a text file's encoding is the job's to find (with its options).
+        info = inspect_input(tmp, name, max_uncompressed_mb=s.input_max_uncompressed_mb, max_ratio=s.input_max_ratio,
+                             sniff_text=False)
         with ws.sessions() as session:
             existing = session.scalars(select(Document).where(
                 Document.workspace_id == ws.workspace_id, Document.sha256 == sha, Document.purged_at.is_(None))).first()

@@ -45,6 +45,7 @@ class JobInfo(BaseModel):
     attempt: int
     retry_of_job_id: str | None
     runtime_network_access: bool | None
+    input_encoding: str | None = None
     queued_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
@@ -113,9 +114,14 @@ def _info(row: Job) -> JobInfo:
 
 
 # ----------------------------------------------------------------------------------------- submit
-def idempotency_key(config_version_id: str, input_sha256: str, network: bool | None) -> str:
-    """SHA-256 of `version:sha256:canonical options` (jobs.md §3); `force` is not an option."""
-    options = json.dumps({"runtime_network_access": network}, sort_keys=True, separators=(",", ":"))
+def idempotency_key(config_version_id: str, input_sha256: str, network: bool | None,
+                    encoding: str | None = None) -> str:
+    """SHA-256 of `version:sha256:canonical options` (jobs.md §3); `force` is not an option. The input
+    encoding is an option only when given, so keys of jobs without one are unchanged."""
+    opts: dict[str, Any] = {"runtime_network_access": network}
+    if encoding:
+        opts["input_encoding"] = encoding
+    options = json.dumps(opts, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"{config_version_id}:{input_sha256}:{options}".encode()).hexdigest()
 
 
@@ -187,23 +193,29 @@ def _newest_with_key(session: Any, ws: Workspace, key: str) -> Job | None:
 
 
 def submit_job(ws: Workspace, input_ref: str | Path, *, config: str | None = None, version: str | None = None,
-               force: bool = False, network: bool | None = None) -> SubmitResult:
-    """Queue one job for a document id or a file path (registered first). Refusals record nothing."""
+               force: bool = False, network: bool | None = None, encoding: str | None = None) -> SubmitResult:
+    """Queue one job for a document id or a file path (registered first). Refusals record nothing.
+
+    `encoding` is the text encoding of a CSV input (default: the manifest's, else detected in the job)."""
     if ws.settings.safe_mode:
         raise AdeError("ADE_SAFE_MODE is on: package code is not executed, so no job is queued; unset it to run "
                        "jobs", code="safe_mode")
+    if encoding:
+        from ade_engine.runtime.gate import normalize_encoding
+
+        encoding = normalize_encoding(encoding)
     ver = resolve_version(ws, config, version)
     doc = _document(ws, input_ref)
-    return _enqueue(ws, ver, doc, force=force, network=network)
+    return _enqueue(ws, ver, doc, force=force, network=network, encoding=encoding)
 
 
 def _enqueue(ws: Workspace, ver: _Version, doc: documents.DocumentInfo, *, force: bool, network: bool | None,
-             retry_of: Job | None = None) -> SubmitResult:
+             retry_of: Job | None = None, encoding: str | None = None) -> SubmitResult:
     from ade_engine.runtime.jobfiles import remove_tree as _force_rmtree
     from ade_engine.jobs.queue import write_transaction
     from ade_engine.jobs.staging import stage_job_dir
 
-    key = idempotency_key(ver.config_version_id, doc.sha256, network)
+    key = idempotency_key(ver.config_version_id, doc.sha256, network, encoding)
     if not force and retry_of is None:
         with ws.sessions() as session:
             prev = _newest_with_key(session, ws, key)
@@ -236,7 +248,8 @@ def _enqueue(ws: Workspace, ver: _Version, doc: documents.DocumentInfo, *, force
                 source_file=doc.original_name, input_sha256=doc.sha256, idempotency_key=key, status="queued",
                 attempt=(prev.attempt + 1) if prev is not None else 1,
                 retry_of_job_id=prev.job_id if prev is not None else None,
-                runtime_network_access=network, queued_at=utcnow(), trace_id=secrets_mod.token_hex(16),
+                runtime_network_access=network, input_encoding=encoding, queued_at=utcnow(),
+                trace_id=secrets_mod.token_hex(16),
                 pinned=False, sandbox_missing=[], job_dir=str(job_dir), artifact_path=str(job_dir / "artifact.json"),
             )
             session.add(row)
@@ -405,7 +418,8 @@ def resubmit(ws: Workspace, prev: Job) -> SubmitResult:
                            code="config_unavailable")
     else:
         ver = resolve_version(ws, ref)
-    return _enqueue(ws, ver, doc, force=True, network=prev.runtime_network_access, retry_of=prev)
+    return _enqueue(ws, ver, doc, force=True, network=prev.runtime_network_access, retry_of=prev,
+                    encoding=prev.input_encoding)
 
 
 # ----------------------------------------------------------------------------------------- stats / waiting

@@ -201,6 +201,8 @@ class Job(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     retry_of_job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.job_id", ondelete="SET NULL"))
     runtime_network_access: Mapped[bool | None] = mapped_column(Boolean)
+    # Text encoding asked for a CSV input (`--encoding`); NULL = the manifest's default, else detected.
+    input_encoding: Mapped[str | None] = mapped_column(String(64))
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -24,7 +24,7 @@ def _tables(engine) -> set[str]:
 def test_up_and_down_on_empty_database(engine):
     assert migrate.current(engine) is None
     migrate.upgrade(engine)
-    assert migrate.current(engine) == migrate.head() == "0001"
+    assert migrate.current(engine) == migrate.head() == migrate.HEAD
     assert _tables(engine) == TABLES
     migrate.downgrade(engine, "base")
     assert migrate.current(engine) is None and _tables(engine) == set()
