@@ -88,6 +88,16 @@ class PackageDetector:
                  "last_data_row": t.last_data_row} for t in result.tables], result
 
 
+class LibraryDetector:
+    """`ade_engine.detect.detect_layout` alone (no package detectors)."""
+
+    def tables(self, name: str, rows: list[tuple[int, list[Any]]]) -> tuple[list[dict[str, Any]], Any]:
+        from ade_engine.detect import detect_layout
+
+        layout = detect_layout(rows)
+        return [t.to_dict() for t in layout.tables], layout
+
+
 # --------------------------------------------------------------------------------------------- scoring
 def _extent(t: dict[str, Any]) -> set[int]:
     rows = set(t.get("header_rows") or [])
@@ -171,7 +181,7 @@ def print_table(summary: dict[str, dict[str, Any]], out=sys.stdout) -> None:
 
 # --------------------------------------------------------------------------------------------- driver
 def run(corpus: Path, config: Path, *, only: Iterable[str] = (), limit: int = 0,
-        errors_out: Path | None = None) -> dict[str, dict[str, Any]]:
+        errors_out: Path | None = None, library: bool = False) -> dict[str, dict[str, Any]]:
     truth = json.loads((corpus / "truth.json").read_text())["files"]
     names = sorted(truth)
     if only:
@@ -179,7 +189,7 @@ def run(corpus: Path, config: Path, *, only: Iterable[str] = (), limit: int = 0,
         names = [n for n in names if truth[n]["dataset"] in wanted or n in wanted]
     if limit:
         names = names[:limit]
-    detector = PackageDetector(config)
+    detector = LibraryDetector() if library else PackageDetector(config)
     per_file: dict[str, dict[str, Any]] = {}
     wrong: list[dict[str, Any]] = []
     for name in names:
@@ -205,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", action="append", default=[], help="a collection or file name (repeatable)")
     ap.add_argument("--limit", type=int, default=0, help="first N files only")
     ap.add_argument("--errors", help="write the files not all right (truth vs detected) to this JSON file")
+    ap.add_argument("--library", action="store_true", help="run ade_engine.detect alone, without a package")
     ap.add_argument("--json", help="write the per-collection figures to this JSON file")
     args = ap.parse_args(argv)
     corpus = Path(args.corpus)
@@ -215,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     config = config if config.is_absolute() else REPO / config
     print(f"structure detection on {corpus.name}, package {config.relative_to(REPO) if config.is_relative_to(REPO) else config}")
     summary = run(corpus, config, only=args.only, limit=args.limit,
-                  errors_out=Path(args.errors) if args.errors else None)
+                  errors_out=Path(args.errors) if args.errors else None, library=args.library)
     print_table(summary)
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")

@@ -1,0 +1,325 @@
+"""Table segmentation of one sheet: where each table's header and body start and end, and every line's role.
+
+`detect_layout(rows)` takes a sheet's rows (`(row_number, cells)`, blank rows may be left out) and returns a
+`Layout`: the tables (header rows, first and last body row) and a `Decision` per non-blank line (role, score
+in [0, 1], a short reason). The rules, in order:
+
+1. *First data line*: a line holding values (numbers, null tokens, codes, dates) with another such line (or a
+   group row and then one) right below it, or a header-like line followed by several lines of the same shape
+   (a text-only table).
+2. *Header*: climb up to `max_header_lines` non-blank lines above it, over blank lines, while the lines are
+   header-like (several text or year cells) or a spanning parent (one cell away from the table's first column);
+   an upper line whose cells sit where neither the body nor the lower header has anything ends the climb, and so
+   does a title, a note, a "Label: value" line or a line with values. A one-cell line just under the header is a
+   section row and opens the body.
+3. *Body*: walk down over value lines, blank lines, section rows (one text cell followed by values) and totals;
+   the body ends before a note or page line, before a header-like line followed by values (the next table,
+   repeated headers included), and before one-cell lines not followed by values (notes, the next title).
+Lines outside tables are titles/metadata above and notes below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from ade_engine.detect.lines import (
+    BLANK, DATA, FURNITURE, GROUP, HEADER, METADATA, NOTE, TITLE, TOTAL, Line, make_lines,
+)
+
+MAX_HEADER_LINES = 8
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One line's role with a score in [0, 1] and a short reason (never the cell values)."""
+
+    row: int
+    role: str
+    score: float
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row_index": self.row, "role": self.role, "score": round(self.score, 3), "reason": self.reason}
+
+
+@dataclass
+class TableSpan:
+    """A table: header rows (possibly none), the first and last body row, and how sure the segmenter is."""
+
+    header_rows: list[int]
+    first_data_row: int
+    last_data_row: int
+    score: float = 0.0
+    reason: str = ""
+    columns: tuple[int, int] = (0, 0)  # 0-based first and last column with something in it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"header_rows": list(self.header_rows), "first_data_row": self.first_data_row,
+                "last_data_row": self.last_data_row, "score": round(self.score, 3), "reason": self.reason}
+
+
+@dataclass
+class Layout:
+    tables: list[TableSpan] = field(default_factory=list)
+    decisions: dict[int, Decision] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # about the sheet as a whole (bounded work, odd shapes)
+
+    def roles(self) -> dict[int, str]:
+        return {r: d.role for r, d in self.decisions.items()}
+
+
+# A package may pass its own per-line evidence: row → {role: delta}; "data" > 0 makes a line data-like,
+# "header" > 0 header-like, a negative value of either takes that away (see docs/writing-detectors.md).
+Evidence = Callable[[Line], dict[str, float]]
+
+
+class _Segmenter:
+    def __init__(self, lines: list[Line], max_header_lines: int, evidence: Sequence[Evidence]):
+        self.lines = lines
+        self.max_header = max_header_lines
+        self.layout = Layout()
+        self.datalike: list[bool] = []
+        self.headerlike: list[bool] = []
+        self.reasons: list[str] = []
+        for line in lines:
+            d, h, why = line.datalike, line.headerlike, ""
+            for ev in evidence:
+                scores = ev(line) or {}
+                if scores.get("data", 0) > 0:
+                    d, h, why = True, False, "package says data"
+                elif scores.get("data", 0) < 0:
+                    d = False
+                if scores.get("header", 0) > 0:
+                    h, d, why = True, False, "package says header"
+                elif scores.get("header", 0) < 0:
+                    h = False
+            self.datalike.append(d)
+            self.headerlike.append(h)
+            self.reasons.append(why)
+
+    # -- helpers
+    def gap(self, k: int) -> int:
+        """Blank rows between line k-1 and line k."""
+        return self.lines[k].row - self.lines[k - 1].row - 1 if k > 0 else 0
+
+    def decide(self, k: int, role: str, score: float, reason: str) -> None:
+        line = self.lines[k]
+        extra = self.reasons[k]
+        self.layout.decisions[line.row] = Decision(line.row, role, score, f"{reason}; {extra}" if extra else reason)
+
+    def is_group(self, k: int, table_first: int | None = None) -> bool:
+        """A one-cell text line followed (directly or after more section lines) by a value line. A note
+        pattern in the table's first column is a footnote, further right it is a row's continuation."""
+        line = self.lines[k]
+        if not line.single or self.datalike[k] or line.is_page_mark() or line.text_len > 80:
+            return False
+        for j in range(k + 1, min(k + 4, len(self.lines))):
+            if self.datalike[j]:
+                first = self.lines[j].first if table_first is None else table_first
+                return not (line.is_note() and line.first <= first)
+            if not self.lines[j].single or (self.lines[j].is_note() and self.lines[j].first <= line.first):
+                return False
+        return False
+
+    def starts_body(self, k: int) -> bool:
+        """Line k can be a first data line."""
+        if not self.datalike[k]:
+            return False
+        line = self.lines[k]
+        if line.single and line.is_note():
+            return False
+        n = len(self.lines)
+        for j in range(k + 1, min(k + 4, n)):
+            if self.datalike[j]:
+                return True
+            if not self.is_group(j, line.first):
+                break
+        return line.filled >= 2 and (k + 1 == n or line.filled >= 3)
+
+    def text_table_at(self, k: int) -> bool:
+        """Line k is a header-like line over at least two lines of the same width without values (a text
+        table): k is its header. A value line among the next lines makes them a stacked header instead."""
+        line = self.lines[k]
+        if not self.headerlike[k] or line.filled < 2:
+            return False
+        same = 0
+        for j in range(k + 1, min(k + 9, len(self.lines))):
+            other = self.lines[j]
+            if self.datalike[j]:
+                return False
+            if self.gap(j) > 1 or other.filled < max(2, line.filled - 1) or other.is_note():
+                break
+            if abs(other.first - line.first) > 1:
+                break
+            same += 1
+        return same >= 2
+
+    # -- the walk
+    def run(self) -> Layout:
+        lines, n = self.lines, len(self.lines)
+        k = 0
+        floor = 0  # lines before `floor` belong to an earlier table (or its notes)
+        while k < n:
+            text_table = False
+            if self.starts_body(k):
+                pass
+            elif self.text_table_at(k) and k + 1 < n:
+                text_table = True
+            else:
+                k += 1
+                continue
+            if text_table:
+                header, fdl = self.climb(k + 1, floor, force_first=k)
+            else:
+                header, fdl = self.climb(k, floor)
+            last = self.extend(fdl, text_table)
+            self.record(header, fdl, last, floor, text_table)
+            floor = last + 1
+            k = floor
+        self.record_rest(floor)
+        return self.layout
+
+    def climb(self, fdl: int, floor: int, force_first: int | None = None) -> tuple[list[int], int]:
+        """Header lines above the first data line (indexes, top first) and the line where the body starts."""
+        lines = self.lines
+        body = lines[fdl]
+        cols = set(body.cols)
+        for j in range(fdl + 1, min(fdl + 6, len(lines))):
+            if self.datalike[j]:
+                cols.update(lines[j].cols)
+        table_first = min(cols)
+        header: list[int] = []
+        k = fdl - 1
+        if force_first is not None:
+            header.append(force_first)
+            cols.update(lines[force_first].cols)
+            k = force_first - 1
+        else:
+            # section rows just above the first data line open the body (when a header sits above them)
+            g = k
+            while g >= floor and lines[g].single and self.is_group(g) and fdl - g <= 3:
+                g -= 1
+            if g < fdl - 1 and g >= floor and self.headerlike[g] and self.gap(g + 1) <= 1:
+                fdl = g + 1
+                k = g
+        while k >= floor and len(header) < self.max_header:
+            line = lines[k]
+            if self.datalike[k]:
+                break
+            if line.is_note() and not self.headerlike[k] or line.is_page_mark() or line.is_label_value():
+                break
+            if self.headerlike[k]:
+                outside = sum(1 for c in line.cols if c not in cols)
+                if header and outside * 2 > line.filled:
+                    break
+                if not header and line.first > table_first + 1 and line.filled * 3 < len(cols):
+                    break  # a few cells far right of the body: a side note, not its header
+            elif line.single:
+                c = line.first
+                if c <= table_first or c not in cols or line.text_len > 60:
+                    break  # a title or note in the first column
+            else:
+                break
+            header.append(k)
+            cols.update(line.cols)
+            k -= 1
+        header.reverse()
+        return header, fdl
+
+    def extend(self, fdl: int, text_table: bool) -> int:
+        """Index of the last body line of the table whose first data line is `fdl`."""
+        lines, n = self.lines, len(self.lines)
+        cols = set(lines[fdl].cols)
+        width = lines[fdl].filled
+        last = fdl
+        k = fdl + 1
+        while k < n:
+            line = lines[k]
+            if self.datalike[k] and not (line.single and line.is_note()):
+                if self.gap(k) and cols and not (set(line.cols) & cols):
+                    break  # after blank lines, values in other columns: another block
+                last = k
+                cols.update(line.cols)
+                k += 1
+                continue
+            if self.headerlike[k]:
+                nxt = k + 1
+                if nxt < n and (self.starts_body(nxt) or self.text_table_at(k)) and not text_table:
+                    break  # the header of the next table
+                if text_table and line.filled >= max(2, width - 1) and not line.is_note() and self.gap(k) <= 1:
+                    last = k
+                    k += 1
+                    continue
+                # a text-only row between value rows of the same table (a record without numbers)
+                if nxt < n and self.datalike[nxt] and self.gap(k) == 0 and self.gap(nxt) == 0 and \
+                        len(set(line.cols) & cols) * 2 >= line.filled and not line.is_note():
+                    last = k
+                    k += 1
+                    continue
+                break
+            if line.single:
+                if self.is_group(k, min(cols)):
+                    last = k
+                    k += 1
+                    continue
+                break
+            break
+        return last
+
+    def record(self, header: list[int], fdl: int, last: int, floor: int, text_table: bool) -> None:
+        lines = self.lines
+        for k in range(floor, header[0] if header else fdl):
+            self.record_outside(k, above=True)
+        for k in header:
+            self.decide(k, HEADER, 0.8 if self.headerlike[k] else 0.6,
+                        "header-like line above the first data line" if self.headerlike[k]
+                        else "one cell spanning columns above the header")
+        for k in range(fdl, last + 1):
+            line = lines[k]
+            if k == fdl and text_table:
+                self.decide(k, DATA, 0.6, "first line under a text header, same width")
+            elif line.single and not self.datalike[k]:
+                self.decide(k, GROUP, 0.7, "one text cell followed by value lines (section row)")
+            elif line.is_total():
+                self.decide(k, TOTAL, 0.7, "total keyword in a value line")
+            elif self.datalike[k]:
+                self.decide(k, DATA, 0.9 if line.filled >= 2 else 0.6, "values in the table's columns")
+            else:
+                self.decide(k, DATA, 0.5, "text line inside the body")
+        width = (min(c for k in [*header, *range(fdl, last + 1)] for c in lines[k].cols),
+                 max(c for k in [*header, *range(fdl, last + 1)] for c in lines[k].cols))
+        score = 0.9 if header and self.headerlike[header[-1]] else (0.7 if header else 0.5)
+        reason = (f"{len(header)} header line(s), body of {last - fdl + 1} line(s)" if header
+                  else f"no header line above the first data line, body of {last - fdl + 1} line(s)")
+        self.layout.tables.append(TableSpan([lines[k].row for k in header], lines[fdl].row, lines[last].row,
+                                            score, reason, width))
+
+    def record_outside(self, k: int, above: bool) -> None:
+        line = self.lines[k]
+        if line.is_page_mark():
+            self.decide(k, FURNITURE, 0.8, "page mark")
+        elif line.is_label_value():
+            self.decide(k, METADATA, 0.7, "label: value line")
+        elif line.is_note() or not above:
+            self.decide(k, NOTE, 0.7 if line.is_note() else 0.5,
+                        "note or source pattern" if line.is_note() else "line after a table's body")
+        else:
+            self.decide(k, TITLE if line.single else METADATA, 0.6,
+                        "one cell above a table" if line.single else "line above a table that is not its header")
+
+    def record_rest(self, floor: int) -> None:
+        for k in range(floor, len(self.lines)):
+            self.record_outside(k, above=not self.layout.tables)
+
+
+def detect_layout(rows: Iterable[tuple[int, Sequence[Any]]], *, max_header_lines: int = MAX_HEADER_LINES,
+                  evidence: Sequence[Evidence] = ()) -> Layout:
+    """Segment one sheet: the tables and every non-blank line's role (see the module docstring)."""
+    lines = make_lines(list(rows))
+    return _Segmenter(lines, max_header_lines, evidence).run()
+
+
+def line_roles(layout: Layout, rows: Iterable[int]) -> dict[int, str]:
+    """Role of each of `rows` (blank where the layout has no decision)."""
+    return {r: (layout.decisions[r].role if r in layout.decisions else BLANK) for r in rows}

@@ -1,0 +1,121 @@
+"""One line (row) of a sheet, described without its neighbours: which cells are filled and with what kind.
+
+`Line` is what the segmenter works on; `line_evidence(line)` gives the context-free role scores with a reason
+(title, note, header-like, data-like, total, page furniture, label:value metadata).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+from ade_engine.detect.cells import CODE, DATE, EMPTY, NULL, NUMBER, TEXT, YEAR, kind
+
+# Role names used in decisions (and in the artifact)
+TITLE, METADATA, HEADER, DATA, GROUP, TOTAL, NOTE, FURNITURE, BLANK = (
+    "title", "metadata", "header", "data", "group", "total", "note", "furniture", "blank")
+ROLES = (TITLE, METADATA, HEADER, DATA, GROUP, TOTAL, NOTE, FURNITURE, BLANK)
+
+NOTE_START = re.compile(
+    r"^\s*(?:\(?\d{1,2}[).:]|\(?[a-z][).]\s|\\\d+\\?|[*†‡#]+\s?\S|(?:notes?|sources?|footnotes?|remarks?|nb|n\.b\.|"
+    r"symbols?|legend|key|p\s?=|r\s?=|e\s?=|z\s?=|x\s?=|na\s?=|-\s?=|\.\.\s?=|see\b|excludes?\b|includes?\b|"
+    r"data\s+(?:are|is|for|from|source)|figures?\s+(?:are|may|for|in|exclude|include)|totals?\s+may|"
+    r"updated|last\s+updated|revised|released|published|prepared|compiled|produced|copyright|©|"
+    r"click|return\s+to|back\s+to|for\s+more|more\s+information|contact|enquiries|inquiries|please|"
+    r"https?://|www\.|<http))", re.IGNORECASE)
+NUMBERED_NOTE = re.compile(r"^\s*(?:\d{1,2}\s+[A-Z]|\d{1,2}\s?[-–]\s?[A-Z])")
+PAGE_MARK = re.compile(r"^(?:page\s*\d+(?:\s*(?:of|/)\s*\d+)?|\d+\s+of\s+\d+|p\.\s*\d+)$", re.IGNORECASE)
+TOTAL_WORD = re.compile(r"\b(?:total|totals|subtotal|sub-total|grand total|all\b|sum|average|mean|median)\b",
+                        re.IGNORECASE)
+UNITS = re.compile(r"^\(?\s*(?:in\s+)?(?:thousands?|millions?|billions?|percent|per\s?cent|%|\$|£|€|number|"
+                   r"dollars|pounds|euros|units?|rate|ratio|index)\b.*\)?$|^\(.*\)$", re.IGNORECASE)
+
+
+class Line:
+    """A non-blank row: where its cells are and what kind each is (cells kept by reference)."""
+
+    __slots__ = ("row", "cells", "kinds", "cols", "filled", "first", "last", "n_value", "n_number", "n_year",
+                 "n_text", "n_null", "text_len")
+
+    def __init__(self, row: int, cells: Sequence[Any]):
+        self.row = row
+        self.cells = cells
+        kinds = [kind(c) for c in cells]
+        self.kinds = kinds
+        cols = [i for i, k in enumerate(kinds) if k != EMPTY]
+        self.cols = cols
+        self.filled = len(cols)
+        self.first = cols[0] if cols else -1
+        self.last = cols[-1] if cols else -1
+        self.n_number = kinds.count(NUMBER)
+        self.n_year = kinds.count(YEAR)
+        self.n_null = kinds.count(NULL)
+        self.n_text = kinds.count(TEXT)
+        self.n_value = self.n_number + self.n_null + kinds.count(CODE) + kinds.count(DATE)
+        first_text = cells[self.first] if cols and kinds[self.first] == TEXT else None
+        self.text_len = len(str(first_text)) if first_text is not None else 0
+
+    def text(self, col: int) -> str:
+        v = self.cells[col] if col < len(self.cells) else None
+        return "" if v is None else str(v).strip()
+
+    @property
+    def first_text(self) -> str:
+        return self.text(self.first) if self.first >= 0 else ""
+
+    # -- shapes
+    @property
+    def single(self) -> bool:
+        return self.filled == 1
+
+    @property
+    def datalike(self) -> bool:
+        """Holds values: numbers, null tokens, codes or dates (a year counts when other numbers sit beside it)."""
+        if self.n_value == 0:
+            return self.n_year > 0 and self.n_text == 1 and self.kinds[self.first] == TEXT and self.n_year <= 2
+        if self.filled == 1:
+            return self.kinds[self.first] in (NUMBER, DATE, CODE)
+        return True
+
+    @property
+    def headerlike(self) -> bool:
+        """Several cells of text or years and no other values (a header, a units row, a column-title row)."""
+        if self.filled < 2:
+            return False
+        if self.n_value == 0:
+            return True
+        # A few numbers in a wide header ("15", "16" as ages) but mostly text
+        return self.n_number + self.n_null <= max(0, (self.filled - 1) // 3) and self.n_text >= 2 * (self.n_value)
+
+    def is_note(self) -> bool:
+        t = self.first_text
+        if not t:
+            return False
+        return bool(NOTE_START.match(t) or NUMBERED_NOTE.match(t)) or len(t) > 120
+
+    def is_total(self) -> bool:
+        t = self.first_text
+        return bool(t) and bool(TOTAL_WORD.search(t[:40]))
+
+    def is_page_mark(self) -> bool:
+        return self.filled <= 3 and any(PAGE_MARK.match(self.text(c)) for c in self.cols)
+
+    def is_label_value(self) -> bool:
+        """"Label:" | value — a metadata line of a report header."""
+        if self.filled != 2 and not (self.filled == 1 and ":" in self.first_text[1:-1]):
+            return False
+        t = self.first_text
+        if self.filled == 1:
+            head, _, tail = t.partition(":")
+            return 0 < len(head) <= 30 and bool(tail.strip()) and not tail.strip().startswith("//")
+        return t.endswith(":")
+
+
+def make_lines(rows: Sequence[tuple[int, Sequence[Any]]]) -> list[Line]:
+    """Non-blank rows as `Line`s (blank rows are gaps between row numbers)."""
+    out = []
+    for row, cells in rows:
+        line = Line(row, cells)
+        if line.filled:
+            out.append(line)
+    return out
