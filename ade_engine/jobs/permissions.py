@@ -170,8 +170,8 @@ def reclaim(job_dir: str | os.PathLike[str]) -> None:
     job_dir = Path(job_dir)
     uid, gid = os.getuid(), os.getgid()
     st = os.lstat(job_dir)
-    if st.st_uid == uid:
-        return
+    if st.st_uid == uid or os.geteuid() != 0:
+        return  # ran as ADE's own account (only root hands a job dir to another one)
     # The job dir's own path is ADE's (its parent folder is not writable by the job account): chown first,
     # then nothing below it can be renamed or replaced by that account any more.
     os.chown(job_dir, uid, gid, follow_symlinks=False)
