@@ -48,6 +48,7 @@ def test_runtime_dict_has_every_key_with_its_default():
         "engine": {
             "defaults": {"timeout_ms": 120000, "memory_mb": 512, "runtime_network_access": False,
                          "mapping_score_threshold": 0.0, "strict_rules": False},
+            "input": {"encoding": None},
             "detect": {"row_sample_size": 256, "column_sample_size": 50, "row_label_threshold": 0.0,
                        "row_label_order": ["header", "group_header", "data", "separator"], "max_header_rows": 3},
             "writer": {"mode": "row_streaming", "chunk_rows": 10000, "append_unmapped_columns": True,
@@ -63,6 +64,13 @@ def test_runtime_dict_has_every_key_with_its_default():
             "type_hint": None, "pattern": None, "secrets": []}}},
     }
     json.dumps(runtime)  # plain JSON all the way down
+
+
+def test_input_encoding_must_be_a_text_encoding():
+    assert parse_manifest(json.dumps(with_("engine.input.encoding", "shift_jis"))).engine.input.encoding == "shift_jis"
+    for bad in ("klingon", "base64"):
+        err = problem(with_("engine.input.encoding", bad))
+        assert "engine.input.encoding" in err.message and bad in err.message
 
 
 def test_info_schema_is_aliased_and_round_trips():
