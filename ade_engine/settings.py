@@ -52,6 +52,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
+    # Not in jobs.md §11: how long a SQLite write waits for another process's lock before `database_busy`.
+    database_busy_timeout_seconds: float = Field(10.0, ge=0.1, le=3600)
     worker_lease_seconds: int = Field(30, ge=2, le=3600)
     max_concurrency: int = Field(2, ge=1, le=64)
     embedded_worker: bool = True
