@@ -140,3 +140,24 @@ def test_a_second_process_waits_for_the_first_start_and_says_so(tmp_path):
     assert lister.returncode == 0, err_path.read_text()
     assert "no jobs" in stdout
     assert err_path.read_text().count("waiting for another ADE process") == 1
+
+
+def test_a_first_start_killed_half_way_is_completed_by_the_next_start(tmp_path):
+    """The state a first start leaves when killed between importing a sample and publishing it: the next start
+    publishes that draft, imports the rest, activates one, and imports nothing twice."""
+    from ade_engine.services import configs
+    from ade_engine.services.workspace import SAMPLES_PENDING
+
+    settings = isolated_settings(tmp_path / "data", sample_configs_dir=REPO / "sample_configs")
+    with open_workspace(settings, import_samples=False) as ws:  # the workspace row is in, no samples yet
+        assert (settings.data_dir / SAMPLES_PENDING).exists()
+        configs.import_package(ws, REPO / "sample_configs" / "member_roster")  # killed before publishing
+    with open_workspace(settings) as ws:
+        listed = {c.config_id: c for c in configs.list_configs(ws)}
+        assert set(listed) == {"member_roster", "payroll_remittance"}
+        assert all(c.latest_published_id and c.version_count == 1 for c in listed.values())
+        assert configs.active_version(ws).config_id == "member_roster"
+        assert ws.report.problems == []
+    assert not (settings.data_dir / SAMPLES_PENDING).exists()
+    with open_workspace(settings) as ws:  # and then never again
+        assert ws.report.imported == [] and len(configs.list_configs(ws)) == 2
