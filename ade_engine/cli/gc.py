@@ -15,11 +15,13 @@ def _mib(n: int) -> str:
 def _text(report: Any) -> str:
     verb = "would remove" if report.dry_run else "removed"
     lines = []
-    for kind, items in (("job dir", report.jobs), ("document", report.documents), ("env", report.envs)):
+    for kind, items in (("job dir", report.jobs), ("document", report.documents), ("env", report.envs),
+                        ("leftover", report.staging)):
         for item in items:
             lines.append(f"{verb} {kind} {item.id} ({item.reason}, {_mib(item.bytes)})")
     lines.append(f"{'dry run: ' if report.dry_run else ''}{len(report.jobs)} job dir(s), {len(report.documents)} "
-                 f"document(s), {len(report.envs)} env(s); {_mib(report.freed_bytes)} "
+                 f"document(s), {len(report.envs)} env(s), {len(report.staging)} leftover(s) of interrupted "
+                 f"work; {_mib(report.freed_bytes)} "
                  f"{'would be ' if report.dry_run else ''}freed")
     return "\n".join(lines)
 
@@ -40,7 +42,8 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("gc", help="delete old job dirs, unused documents and envs now (retention)",
                               description="Run one retention pass: job directories past ADE_JOB_RETENTION_DAYS or "
                                           "over ADE_JOB_RETENTION_MAX_GB (oldest first), unreferenced documents past "
-                                          "ADE_DOCUMENT_RETENTION_DAYS, envs unused for 30 days. Pinned, queued and "
+                                          "ADE_DOCUMENT_RETENTION_DAYS, envs unused for 30 days, leftovers of interrupted "
+                                          "imports and preparations untouched for an hour. Pinned, queued and "
                                           "running jobs are never touched; job records stay with purged_at set.")
     p.add_argument("--dry-run", action="store_true", help="report what would be removed; change nothing")
     add_json_flag(p)

@@ -7,6 +7,9 @@ Never touches `queued` or `running` jobs, nor pinned jobs and documents. In orde
 2. Documents added more than `ADE_DOCUMENT_RETENTION_DAYS` ago that no queued, running or kept (unpurged)
    job references: `purged_at` set; the stored file goes when no unpurged document has the same bytes.
 3. `envs/<deps_hash>` that no (undeleted) config version uses and that was idle for `ENV_IDLE_DAYS`.
+4. Leftovers of work that was killed half-way (`STAGING_PATTERNS`: config imports' `.staging-*`, documents'
+   `.incoming-*`, dependency preparations' `.prepare-*`, runtime builds' `.build-*`) once nothing in them has
+   changed for `STAGING_MIN_AGE`; a live import or preparation keeps writing, so it is never that old.
 `dry_run=True` reports the same decisions and changes nothing.
 """
 
@@ -29,12 +32,16 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 ENV_IDLE_DAYS = 30
 GIB = 1024 ** 3
+# (folder under the data dir, glob) of work areas that a finished operation renames away or deletes itself.
+STAGING_PATTERNS = (("configs", "*/.staging-*"), ("documents", ".incoming-*"), ("envs", ".prepare-*"),
+                    ("runtime", ".build-*"))
+STAGING_MIN_AGE = timedelta(hours=1)
 
 
 @dataclass
 class GcItem:
     id: str
-    reason: str  # age | size | unreferenced | unused
+    reason: str  # age | size | unreferenced | unused | staging
     bytes: int = 0
     path: str | None = None
 
@@ -45,11 +52,12 @@ class GcReport:
     jobs: list[GcItem] = field(default_factory=list)
     documents: list[GcItem] = field(default_factory=list)
     envs: list[GcItem] = field(default_factory=list)
+    staging: list[GcItem] = field(default_factory=list)
     jobs_bytes_before: int = 0
 
     @property
     def freed_bytes(self) -> int:
-        return sum(i.bytes for i in self.jobs + self.documents + self.envs)
+        return sum(i.bytes for i in self.jobs + self.documents + self.envs + self.staging)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "freed_bytes": self.freed_bytes}
@@ -167,4 +175,44 @@ def collect_garbage(ws: Workspace, *, dry_run: bool = False, now: datetime | Non
             report.envs.append(GcItem(env.name, "unused", tree_size(env), str(env)))
             if not dry_run:
                 _rmtree(env)
+    report.staging = collect_staging(settings.data_dir, dry_run=dry_run, now=now)
     return report
+
+
+def _last_change(path: Path) -> float:
+    """Newest mtime of `path` and everything under it (links not followed)."""
+    newest = os.lstat(path).st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for dirpath, dirs, files in os.walk(path):
+            for name in dirs + files:
+                try:
+                    newest = max(newest, os.lstat(os.path.join(dirpath, name)).st_mtime)
+                except OSError:
+                    continue
+    return newest
+
+
+def collect_staging(data_dir: Path, *, dry_run: bool = False, now: datetime | None = None) -> list[GcItem]:
+    """Remove work areas left by killed imports, uploads, preparations and builds (`STAGING_PATTERNS`) whose
+    newest file is older than `STAGING_MIN_AGE`; younger ones may belong to work in progress and stay."""
+    now = _aware(now) or datetime.now(timezone.utc)
+    cutoff = (now - STAGING_MIN_AGE).timestamp()
+    found = []
+    for folder, pattern in STAGING_PATTERNS:
+        root = Path(data_dir) / folder
+        if not root.is_dir():
+            continue
+        for path in sorted(root.glob(pattern)):
+            try:
+                if _last_change(path) >= cutoff:
+                    continue
+                size = tree_size(path) if path.is_dir() and not path.is_symlink() else os.lstat(path).st_size
+            except FileNotFoundError:  # finished (renamed or removed) while we looked
+                continue
+            found.append(GcItem(str(path.relative_to(data_dir)), "staging", size, str(path)))
+            if not dry_run:
+                try:
+                    _rmtree(path)
+                except FileNotFoundError:
+                    continue
+    return found
