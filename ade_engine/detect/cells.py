@@ -75,7 +75,7 @@ def _text_kind(t: str) -> int:
             return NUMBER
         if _DATE.match(t):
             return DATE
-        if len(t.split()) <= 2 and _CODE.match(t.replace(" ", "")):
+        if " " not in t and _CODE.match(t):
             # a code ("A2712242R", "M-10023"), unless it is a word with a footnote digit ("Uncontested2")
             letters = sum(ch.isalpha() for ch in t)
             if letters >= 3 and t.replace(" ", "").rstrip("0123456789*)(,").isalpha():

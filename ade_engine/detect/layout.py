@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
+from ade_engine.detect.cells import CODE, DATE, NULL, NUMBER, TEXT, YEAR
 from ade_engine.detect.lines import (
     BLANK, DATA, FURNITURE, GROUP, HEADER, METADATA, NOTE, TITLE, TOTAL, Line, make_lines,
 )
@@ -112,7 +113,9 @@ class _Segmenter:
         """A one-cell text line followed (directly or after more section lines) by a value line. A note
         pattern in the table's first column is a footnote, further right it is a row's continuation."""
         line = self.lines[k]
-        if not line.single or self.datalike[k] or line.is_page_mark() or line.text_len > 80:
+        if not line.single or self.datalike[k] or line.is_page_mark():
+            return False
+        if line.text_len > 80 and (table_first is None or line.first <= table_first):
             return False
         for j in range(k + 1, min(k + 4, len(self.lines))):
             if self.datalike[j]:
@@ -135,7 +138,7 @@ class _Segmenter:
                 return True
             if not self.is_group(j, line.first):
                 break
-        return line.filled >= 2 and (k + 1 == n or line.filled >= 3)
+        return line.filled >= 2 and (k + 1 == n or (line.filled >= 3 and not self.headerlike[k + 1]))
 
     def text_table_at(self, k: int) -> bool:
         """Line k is a header-like line over at least two lines of the same width without values (a text
@@ -155,21 +158,47 @@ class _Segmenter:
             same += 1
         return same >= 2
 
+    def header_over_body(self, k: int) -> bool:
+        """Line k holds values but is the header of the lines below: in most of its columns, text (or a year,
+        or a label with a digit) sits over a column of numbers, or its numbers count 1, 2, 3… across."""
+        line = self.lines[k]
+        if line.filled < 2:
+            return False
+        nums = [line.cells[c] for c in line.cols if line.kinds[c] == NUMBER]
+        if len(nums) >= 3 and len(nums) * 2 >= line.filled and _counts_up(nums):
+            return True
+        if line.n_text + line.n_year + line.kinds.count(CODE) < 2:
+            return False
+        below = [j for j in range(k + 1, min(k + 7, len(self.lines))) if self.datalike[j]]
+        if len(below) < 2:
+            return False
+        breaks = agrees = 0
+        for c in line.cols:
+            kinds = [self.lines[j].kinds[c] for j in below if c < len(self.lines[j].kinds)]
+            numeric = sum(1 for x in kinds if x in (NUMBER, NULL))
+            if numeric * 2 <= len(below):
+                continue
+            if line.kinds[c] in (NUMBER, NULL):
+                agrees += 1
+            else:
+                breaks += 1
+        return breaks >= 2 and breaks > agrees
+
     # -- the walk
     def run(self) -> Layout:
         lines, n = self.lines, len(self.lines)
         k = 0
         floor = 0  # lines before `floor` belong to an earlier table (or its notes)
         while k < n:
-            text_table = False
+            text_table = forced = False
             if self.starts_body(k):
-                pass
+                forced = self.header_over_body(k) and k + 1 < n and self.datalike[k + 1]  # k is the header
             elif self.text_table_at(k) and k + 1 < n:
-                text_table = True
+                text_table = forced = True
             else:
                 k += 1
                 continue
-            if text_table:
+            if forced:
                 header, fdl = self.climb(k + 1, floor, force_first=k)
             else:
                 header, fdl = self.climb(k, floor)
@@ -213,11 +242,11 @@ class _Segmenter:
                 outside = sum(1 for c in line.cols if c not in cols)
                 if header and outside * 2 > line.filled:
                     break
-                if not header and line.first > table_first + 1 and line.filled * 3 < len(cols):
-                    break  # a few cells far right of the body: a side note, not its header
+                if not header and outside == line.filled:
+                    break  # cells beside the body only: a side note, not its header
             elif line.single:
                 c = line.first
-                if c <= table_first or c not in cols or line.text_len > 60:
+                if c <= table_first or c > max(cols) or line.is_note():
                     break  # a title or note in the first column
             else:
                 break
@@ -239,6 +268,8 @@ class _Segmenter:
             if self.datalike[k] and not (line.single and line.is_note()):
                 if self.gap(k) and cols and not (set(line.cols) & cols):
                     break  # after blank lines, values in other columns: another block
+                if k + 1 < n and self.datalike[k + 1] and self.header_over_body(k):
+                    break  # the next table's header
                 last = k
                 cols.update(line.cols)
                 k += 1
@@ -311,6 +342,15 @@ class _Segmenter:
     def record_rest(self, floor: int) -> None:
         for k in range(floor, len(self.lines)):
             self.record_outside(k, above=not self.layout.tables)
+
+
+def _counts_up(values: list[Any]) -> bool:
+    """1, 2, 3… (column numbers) across a row."""
+    try:
+        nums = [float(str(v).replace(",", "")) for v in values]
+    except ValueError:
+        return False
+    return all(b - a == 1 for a, b in zip(nums, nums[1:]))
 
 
 def detect_layout(rows: Iterable[tuple[int, Sequence[Any]]], *, max_header_lines: int = MAX_HEADER_LINES,
