@@ -3,6 +3,9 @@
 Every write a worker makes to a running job is conditional on still owning it (`worker_id` and
 `status = 'running'`), so a job recovered by another worker is never finalized twice. Claims are atomic:
 SQLite takes the write lock up front (`BEGIN IMMEDIATE`), PostgreSQL uses `FOR UPDATE SKIP LOCKED`.
+A queued job whose cancel was requested is never started: the claim ends it `cancelled` instead.
+The reaper decides before it acts: `mark_interrupted` (conditional on the same expired lease) comes first,
+and only the winner kills a local process group and writes the job's files.
 
 Live workers also leave a heartbeat file in `${ADE_DATA_DIR}/workers/` (the data dir is shared in
 scale-out setups, like the database) so a TUI can tell whether a standalone `ade worker` is serving.
@@ -62,12 +65,29 @@ def write_transaction(ws: Any) -> Iterator[Session]:
 
 # ----------------------------------------------------------------------------------------- claims
 def claim(ws: Any, worker_id: str, lease_seconds: int,
-          accept: Callable[[Job], bool] | None = None) -> Job | None:
+          accept: Callable[[Job], bool] | None = None, *, cancelled: list[Job] | None = None) -> Job | None:
     """Take the oldest queued job (FIFO by `queued_at`) for `worker_id`, or None when the queue is empty.
     `accept(job)` may pass over a job (it stays queued for another worker, e.g. one whose engine satisfies
-    the version's `info.requires_engine`); then the next one in FIFO order is taken."""
+    the version's `info.requires_engine`); then the next one in FIFO order is taken.
+    Queued jobs whose cancel was requested are ended `cancelled` in the same transaction, never started; they
+    are appended to `cancelled` (the caller writes their files)."""
     with write_transaction(ws) as session:
-        q = (select(Job).where(Job.status == "queued", Job.workspace_id == ws.workspace_id)
+        now = utcnow()
+        doomed = list(session.scalars(select(Job).where(
+            Job.status == "queued", Job.workspace_id == ws.workspace_id, Job.cancel_requested_at.is_not(None))))
+        for row in doomed:
+            session.execute(update(Job).where(Job.job_id == row.job_id, Job.status == "queued").values(
+                status="cancelled", completed_at=now, error_code="cancelled", error_stage="start",
+                error_message="cancelled before it started (the cancel was recorded while it was queued)"))
+        if doomed:
+            session.flush()
+            for row in doomed:
+                session.refresh(row)
+                session.expunge(row)
+            if cancelled is not None:
+                cancelled.extend(doomed)
+        q = (select(Job).where(Job.status == "queued", Job.workspace_id == ws.workspace_id,
+                               Job.cancel_requested_at.is_(None))
              .order_by(Job.queued_at, Job.job_id))
         if not _is_sqlite(ws):
             q = q.with_for_update(skip_locked=True)
@@ -80,7 +100,8 @@ def claim(ws: Any, worker_id: str, lease_seconds: int,
         # waited for the lock would look started before it was queued.
         now = utcnow()
         res = session.execute(
-            update(Job).where(Job.job_id == job.job_id, Job.status == "queued").values(
+            update(Job).where(Job.job_id == job.job_id, Job.status == "queued",
+                              Job.cancel_requested_at.is_(None)).values(
                 status="running", started_at=now, worker_id=worker_id, heartbeat_at=now,
                 lease_expires_at=now + timedelta(seconds=lease_seconds)))
         if res.rowcount != 1:
@@ -104,6 +125,24 @@ def record_sandbox(ws: Any, job_id: str, worker_id: str, level: str | None, miss
     with ws.sessions.begin() as session:
         res = session.execute(update(Job).where(_owned(job_id, worker_id)).values(
             sandbox_level=level, sandbox_missing=list(missing)))
+        return res.rowcount == 1
+
+
+def cancel_requested(ws: Any, job_id: str) -> bool:
+    """True when a cancel of `job_id` is recorded (the worker polls this between heartbeats)."""
+    with ws.sessions() as session:
+        return session.scalar(select(Job.cancel_requested_at).where(Job.job_id == job_id)) is not None
+
+
+def hold(ws: Any, job_id: str, worker_id: str, lease_seconds: int) -> bool:
+    """Renew one lease right before finalizing: True (and a fresh lease) only while we still own the job.
+
+    A reaper fails a job only on the exact expired lease it saw, so once this returns True nobody else
+    finalizes the job before our lease runs out again; False means it was reaped and its files are not ours."""
+    now = utcnow()
+    with ws.sessions.begin() as session:
+        res = session.execute(update(Job).where(_owned(job_id, worker_id)).values(
+            heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds)))
         return res.rowcount == 1
 
 

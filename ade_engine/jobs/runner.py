@@ -151,8 +151,12 @@ def run_job(
     on_sandbox: Callable[[str | None, list[str]], None] | None = None,
     remove_inputs: bool = True,
     command: list[str] | tuple[str, ...] | None = None,
-) -> JobOutcome:
-    """Run a staged job to its finalized end and return the decided outcome (never raises for job failures)."""
+    still_owner: Callable[[], bool] | None = None,
+) -> JobOutcome | None:
+    """Run a staged job to its finalized end and return the decided outcome (never raises for job failures).
+
+    `still_owner()` (the queue worker) is asked once the job process is gone: False means the job was reaped
+    meanwhile, so its files are the reaper's and None is returned without finalizing (no second terminal event)."""
     from ade_engine.jobs.finalize import finalize
     from ade_engine.jobs.launcher import launch
     from ade_engine.jobs.staging import write_run_request
@@ -236,6 +240,8 @@ def run_job(
                           cancel_check=cancel_check, command=command, settings=settings)
     except AdeError as exc:  # refused before spawning (runtime site, job user's access, …)
         return fail(exc.code if exc.code != "error" else "sandbox_unavailable", exc.message, secrets)
+    if still_owner is not None and not still_owner():
+        return None
     outcome = finalize(job_dir, launched, request, secrets=secrets, remove_inputs=remove_inputs, on_event=on_event)
     # Every job records the level it ran under; the artifact's own record wins when the job wrote one.
     if outcome.sandbox_level is None or (outcome.sandbox_level == level and not outcome.sandbox_missing):

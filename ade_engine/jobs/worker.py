@@ -1,5 +1,9 @@
 """The queue loop (jobs.md §0, §7, §9): `ADE_MAX_CONCURRENCY` slots, atomic claims, leases renewed by a
-heartbeat every second, cancel requests seen within one heartbeat, recovery of expired leases, retention.
+heartbeat every second, cancel requests seen within `CANCEL_POLL_S`, recovery of expired leases, retention.
+
+Lease renewal has a thread of its own (`ade-worker-heartbeat`) that does nothing slow: recovery of other
+workers' jobs and retention run in `ade-worker-maintenance`, so a long cleanup never lets this worker's own
+leases run out (which would let another worker reap jobs that are alive and well).
 
 The same `Worker` runs standalone (`ade worker`, in the main thread) and embedded (`EmbeddedWorker`, a
 background thread the TUI starts). Each claimed job runs in its own thread, which is the job process's
@@ -23,6 +27,9 @@ from ade_engine.jobs import queue
 log = logging.getLogger("ade.worker")
 HEARTBEAT_S = 1.0
 RETENTION_EVERY_S = 6 * 3600
+CANCEL_POLL_S = 0.2  # a running job's cancel flag is read from the store at most this often
+RECOVERY_EVERY_S = 5.0  # expired leases are looked for this often (or every lease, when that is shorter)
+BUSY_RETRY_S = 0.5  # between attempts to record an outcome while the database is busy
 # Runs one claimed job to its decided outcome: (worker, job row, cancel_check) -> JobOutcome.
 Execute = Callable[["Worker", Any, Callable[[], Any]], Any]
 
@@ -33,6 +40,7 @@ class _Slot:
     thread: threading.Thread | None = None
     cancel: str | None = None  # cancel source once asked: user | shutdown | lease_lost
     lease_until: float = 0.0  # monotonic time our lease ends if we cannot renew it
+    next_cancel_poll: float = 0.0  # monotonic time the store is asked again about a cancel
 
 
 @dataclass
@@ -55,7 +63,7 @@ class Worker:
                  on_message: Callable[[str], None] | None = None):
         self.ws = ws
         self.settings = ws.settings
-        self.concurrency = int(concurrency or self.settings.max_concurrency)
+        self.concurrency = check_concurrency(concurrency if concurrency is not None else self.settings.max_concurrency)
         self.mode = mode
         self.worker_id = queue.new_worker_id()
         from ade_engine.jobs.engine_gate import EngineGate
@@ -69,6 +77,7 @@ class Worker:
         self._wake = threading.Event()
         self._draining = threading.Event()
         self.last_error: str | None = None
+        self._last_note: str | None = None
         self.alive = False
 
     # ------------------------------------------------------------------------------- public
@@ -102,10 +111,12 @@ class Worker:
         beat_stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat_loop, args=(beat_stop,), name="ade-worker-heartbeat",
                                 daemon=True)
+        upkeep = threading.Thread(target=self._maintenance_loop, args=(beat_stop,), name="ade-worker-maintenance",
+                                  daemon=True)
         self._beat_file()
         self._recover()
-        self._retention()
         beat.start()
+        upkeep.start()
         try:
             while not stop.is_set() and not self._draining.is_set():
                 claimed = self._fill_slots()
@@ -120,6 +131,7 @@ class Worker:
         finally:
             beat_stop.set()
             beat.join(timeout=5)
+            upkeep.join(timeout=5)
             queue.remove_beat(self.settings, self.worker_id)
             self.alive = False
         return 0
@@ -139,22 +151,38 @@ class Worker:
 
         from ade_engine.store.models import Job
 
-        with self.ws.sessions() as session:
-            return bool(session.scalar(select(func.count()).select_from(Job).where(
-                Job.workspace_id == self.ws.workspace_id, Job.status == "queued")))
+        try:
+            with self.ws.sessions() as session:
+                return bool(session.scalar(select(func.count()).select_from(Job).where(
+                    Job.workspace_id == self.ws.workspace_id, Job.status == "queued")))
+        except Exception as exc:  # database busy or gone: look again at the next poll
+            self._note(f"queue check failed: {exc}")
+            return True
+
+    def _note(self, text: str) -> None:
+        """One log line for a problem the loop survives (never a traceback or raw SQL); the same line again
+        (a database busy for a while) is not repeated until something else happened."""
+        line = " ".join(text.split())[:500]
+        self.last_error = line
+        if line != self._last_note:
+            self._last_note = line
+            log.warning(line)
 
     def _fill_slots(self) -> int:
         if self.settings.safe_mode:
             return 0
         claimed = 0
         while self._busy() < self.concurrency and not self._draining.is_set():
+            cancelled: list[Any] = []
             try:
                 job = queue.claim(self.ws, self.worker_id, self.settings.worker_lease_seconds,
-                                  accept=self.engine_gate.accept)
+                                  accept=self.engine_gate.accept, cancelled=cancelled)
             except Exception as exc:  # database busy or gone: try again at the next poll
-                self.last_error = f"claim failed: {exc}"
-                log.warning(self.last_error)
+                self._note(f"claim failed: {exc}")
                 return claimed
+            self._last_note = None  # the database answered: a later problem is news again
+            for gone in cancelled:
+                self._finalize_cancelled(gone)
             if job is None:
                 return claimed
             claimed += 1
@@ -166,13 +194,53 @@ class Worker:
             slot.thread.start()
         return claimed
 
+    def _finalize_cancelled(self, job: Any) -> None:
+        """Files of a queued job the claim ended `cancelled` (its cancel was recorded first): never started."""
+        say = f"job {job.job_id}: cancelled before it started"
+        try:
+            _finalize_never_started(job, source="user")
+        except Exception as exc:
+            say += f" (its files could not be finalized: {exc})"
+        self._say(say)
+
+    def _cancel_check(self, slot: _Slot) -> Callable[[], str | None]:
+        """The job's cancel check: this worker's own reasons at once, a user's cancel from the store within
+        `CANCEL_POLL_S` (the launcher asks about ten times a second; the heartbeat also reports it)."""
+
+        def check() -> str | None:
+            if slot.cancel is None and time.monotonic() >= slot.next_cancel_poll:
+                slot.next_cancel_poll = time.monotonic() + CANCEL_POLL_S
+                try:
+                    if queue.cancel_requested(self.ws, slot.job_id):
+                        slot.cancel = slot.cancel or "user"
+                except Exception:  # busy or gone: the heartbeat reports it too
+                    pass
+            return slot.cancel
+
+        return check
+
+    def _finish(self, job_id: str, outcome: Any) -> bool:
+        """Record the outcome; a busy database is retried (the job is done, only its record waits) for as long
+        as our lease would last, so the outcome is not lost to a lock held by someone else."""
+        deadline = time.monotonic() + max(float(self.settings.worker_lease_seconds), HEARTBEAT_S)
+        while True:
+            try:
+                return queue.finish(self.ws, job_id, self.worker_id, outcome,
+                                    output_path=getattr(outcome, "output_path", None))
+            except AdeError as exc:
+                if exc.code != "database_busy" or time.monotonic() >= deadline:
+                    raise
+                self._note(f"job {job_id}: recording the outcome waits: {exc.message}")
+                time.sleep(BUSY_RETRY_S)
+
     def _run_slot(self, slot: _Slot, job: Any) -> None:
         self._say(f"job {job.job_id}: running ({job.source_file})")
         try:
-            outcome = self._execute(self, job, lambda: slot.cancel)
-            if outcome is not None:
-                owned = queue.finish(self.ws, job.job_id, self.worker_id, outcome,
-                                     output_path=getattr(outcome, "output_path", None))
+            outcome = self._execute(self, job, self._cancel_check(slot))
+            if outcome is None:  # the lease was taken over before finalizing: the reaper's outcome stands
+                self._say(f"job {job.job_id}: not recorded — the lease was lost to another worker")
+            else:
+                owned = self._finish(job.job_id, outcome)
                 code = (outcome.error or {}).get("code")
                 self._say(f"job {job.job_id}: {outcome.status}" + (f" ({code})" if code else "")
                           + ("" if owned else " — not recorded: the lease was lost to another worker"))
@@ -193,17 +261,19 @@ class Worker:
             self._wake.set()
 
     def _heartbeat_loop(self, stop: threading.Event) -> None:
-        next_recovery = time.monotonic() + self.settings.worker_lease_seconds
-        next_retention = time.monotonic() + RETENTION_EVERY_S
         while not stop.wait(HEARTBEAT_S):
             self._renew()
             self._beat_file()
-            now = time.monotonic()
-            if now >= next_recovery:
-                next_recovery = now + self.settings.worker_lease_seconds
-                self._recover()
-            if now >= next_retention:
-                next_retention = now + RETENTION_EVERY_S
+
+    def _maintenance_loop(self, stop: threading.Event) -> None:
+        """Recovery of expired leases and retention, away from the heartbeat (either may take a while)."""
+        self._retention()
+        every = min(RECOVERY_EVERY_S, float(self.settings.worker_lease_seconds))
+        next_retention = time.monotonic() + RETENTION_EVERY_S
+        while not stop.wait(every):
+            self._recover()
+            if time.monotonic() >= next_retention:
+                next_retention = time.monotonic() + RETENTION_EVERY_S
                 self._retention()
 
     def _renew(self) -> None:
@@ -216,8 +286,7 @@ class Worker:
             states = queue.renew(self.ws, self.worker_id, list(slots), lease)
         except Exception as exc:
             # Cannot renew: a job whose lease runs out may be recovered elsewhere, so it must not run on.
-            self.last_error = f"lease renewal failed: {exc}"
-            log.warning(self.last_error)
+            self._note(f"lease renewal failed: {exc}")
             for slot in slots.values():
                 if time.monotonic() >= slot.lease_until - HEARTBEAT_S:
                     slot.cancel = slot.cancel or "lease_lost"
@@ -242,10 +311,9 @@ class Worker:
 
     def _recover(self) -> list[str]:
         try:
-            return recover_expired(self.ws, on_message=self._say)
+            return recover_expired(self.ws, on_message=self._say, exclude_worker=self.worker_id)
         except Exception as exc:
-            self.last_error = f"recovery failed: {exc}"
-            log.warning(self.last_error)
+            self._note(f"recovery failed: {exc}")
             return []
 
     def _retention(self) -> None:
@@ -305,15 +373,29 @@ def run_claimed_job(worker: Worker, job: Any, cancel_check: Callable[[], Any]) -
     except AdeError as exc:
         return fail_without_spawn(job_dir, request, exc.code, exc.message)
 
+    # Bookkeeping must not end a job: a busy database here costs a record, logged in one line, not the job.
     def on_event(event: str, detail: dict[str, Any] | None) -> None:
         if event == "worker.spawn" and detail:
-            queue.record_spawn(ws, job.job_id, worker.worker_id, detail.get("pid"), detail.get("pgid"))
+            try:
+                queue.record_spawn(ws, job.job_id, worker.worker_id, detail.get("pid"), detail.get("pgid"))
+            except Exception as exc:
+                worker._note(f"job {job.job_id}: the job's pid was not recorded: {exc}")
 
     def on_sandbox(level: str | None, missing: list[str]) -> None:
-        queue.record_sandbox(ws, job.job_id, worker.worker_id, level, missing)
+        try:
+            queue.record_sandbox(ws, job.job_id, worker.worker_id, level, missing)
+        except Exception as exc:
+            worker._note(f"job {job.job_id}: the sandbox level was not recorded yet: {exc}")
+
+    def still_owner() -> bool:
+        try:
+            return queue.hold(ws, job.job_id, worker.worker_id, settings.worker_lease_seconds)
+        except Exception as exc:  # cannot tell: finalize; `finish` stays conditional on owning the job
+            worker._note(f"job {job.job_id}: could not confirm the lease before finalizing: {exc}")
+            return True
 
     return run_job(job_dir, request, settings, secrets_for=_secrets_provider(ws, job), cancel_check=cancel_check,
-                   on_event=on_event, on_sandbox=on_sandbox, command=_command_override)
+                   on_event=on_event, on_sandbox=on_sandbox, command=_command_override, still_owner=still_owner)
 
 
 # Tests and benchmarks may replace the job process command (e.g. a stand-in pipeline); None = the bootstrap.
@@ -353,19 +435,25 @@ def _secrets_provider(ws: Any, job: Any) -> Callable[[dict[str, Any]], dict[str,
 
 
 # ----------------------------------------------------------------------------------------- recovery
-def recover_expired(ws: Any, *, on_message: Callable[[str], None] | None = None) -> list[str]:
-    """Fail every running job whose lease expired as `interrupted` (killing its group if it is local)."""
+def recover_expired(ws: Any, *, on_message: Callable[[str], None] | None = None,
+                    exclude_worker: str | None = None) -> list[str]:
+    """Fail every running job whose lease expired as `interrupted` (killing its group if it is local).
+
+    The record is decided first (`mark_interrupted`, conditional on the very lease found expired): a job whose
+    worker renewed meanwhile is left alone — nothing of it is killed or written. `exclude_worker` is the
+    caller's own id (its heartbeat speaks for its jobs)."""
     from ade_engine.jobs.runner import fail_without_spawn
 
     recovered = []
     for job in queue.expired(ws):
-        local = queue.local_group_alive(job)
-        if local:
-            queue.kill_group(int(job.worker_pgid))
+        if exclude_worker is not None and job.worker_id == exclude_worker:
+            continue
         message = (f"the worker {job.worker_id} stopped renewing this job's lease (crashed or lost); "
                    "the job was interrupted — retry it")
         if not queue.mark_interrupted(ws, job, message):
             continue  # someone else recovered it, or its worker came back
+        if queue.local_group_alive(job):  # ours now: its process must not write on
+            queue.kill_group(int(job.worker_pgid))
         recovered.append(job.job_id)
         if on_message is not None:
             on_message(f"job {job.job_id}: interrupted (lease of {job.worker_id} expired)")
@@ -379,6 +467,37 @@ def recover_expired(ws: Any, *, on_message: Callable[[str], None] | None = None)
                 log.exception("job %s: could not finalize the interrupted job's files", job.job_id)
         _auto_retry(ws, job)
     return recovered
+
+
+def _finalize_never_started(job: Any, *, source: str) -> None:
+    """A job cancelled before it was started: `cancel.requested`, a terminal artifact, `exit`/`cleanup`."""
+    from ade_engine.jobs.finalize import finalize
+    from ade_engine.jobs.outcome import CAUSE_CANCELLED, LaunchOutcome
+    from ade_engine.runtime.events import EventLog
+
+    job_dir = Path(job.job_dir) if job.job_dir else None
+    if job_dir is None or not job_dir.is_dir():
+        return
+    EventLog(job_dir / "events.ndjson", job.job_id, job.attempt, "parent").emit(
+        "cancel.requested", state="queued", detail={"source": source, "at": "claim"})
+    finalize(job_dir, LaunchOutcome(pid=None, pgid=None, exit_code=None, signal=None, cause=CAUSE_CANCELLED,
+                                    cancel_source=source), _request_from_dir(job_dir, job), remove_inputs=False)
+
+
+def check_concurrency(value: Any) -> int:
+    """Slots of one worker: 1 to the `ADE_MAX_CONCURRENCY` ceiling (64); anything else is refused."""
+    from ade_engine.settings import Settings
+
+    top = next((m.le for m in Settings.model_fields["max_concurrency"].metadata if getattr(m, "le", None)), 64)
+    try:
+        slots = int(value)
+    except (TypeError, ValueError):
+        slots = 0
+    if slots < 1 or slots > top or str(value).strip() != str(slots):
+        raise AdeError(f"concurrency {value} is out of range: a worker runs 1 to {top} jobs at once; set "
+                       f"--concurrency (or ADE_MAX_CONCURRENCY) between 1 and {top}", code="concurrency_invalid",
+                       details={"value": str(value), "min": 1, "max": top})
+    return slots
 
 
 def _request_from_dir(job_dir: Path, job: Any) -> dict[str, Any]:

@@ -348,7 +348,9 @@ def output_path(ws: Workspace, job_id: str) -> Path:
 
 def pin_job(ws: Workspace, job_id: str, pinned: bool = True) -> JobInfo:
     """Pinned jobs keep their directory through retention."""
-    with ws.sessions.begin() as session:
+    from ade_engine.jobs.queue import write_transaction
+
+    with write_transaction(ws) as session:
         row = _row(session, ws, job_id)
         row.pinned = pinned
         return _info(row)
@@ -356,10 +358,17 @@ def pin_job(ws: Workspace, job_id: str, pinned: bool = True) -> JobInfo:
 
 # ----------------------------------------------------------------------------------------- cancel / retry
 def cancel_job(ws: Workspace, job_id: str, *, source: str = "user") -> JobInfo:
-    """Cancel a queued job now, or ask the owning worker to stop a running one (seen within one heartbeat)."""
-    from ade_engine.jobs.outcome import CAUSE_CANCELLED, LaunchOutcome
+    """Cancel a queued job now, or record the cancel of a running one for its worker, which stops it within a
+    fraction of a second (before the spawn, or SIGTERM then SIGKILL of its group).
 
-    with ws.sessions.begin() as session:
+    The request is in the store before this returns, and a job is never started once it is: the claim ends
+    a queued job with a recorded cancel as `cancelled`."""
+    from ade_engine.jobs.outcome import CAUSE_CANCELLED, LaunchOutcome
+    from ade_engine.jobs.queue import write_transaction
+
+    # The write lock first (BEGIN IMMEDIATE): read-then-write in a deferred transaction fails at once with
+    # "database is locked" when a worker's claim commits in between.
+    with write_transaction(ws) as session:
         row = _row(session, ws, job_id)
         jid = row.job_id
         now = utcnow()
@@ -377,6 +386,7 @@ def cancel_job(ws: Workspace, job_id: str, *, source: str = "user") -> JobInfo:
     if was_queued and info.job_dir and Path(info.job_dir).is_dir():
         from ade_engine.jobs.finalize import finalize
 
+        _emit(info.job_dir, jid, info.attempt, "cancel.requested", state="queued", detail={"source": source})
         request = _stub_request(info)
         finalize(info.job_dir, LaunchOutcome(pid=None, pgid=None, exit_code=None, signal=None, cause=CAUSE_CANCELLED,
                                              cancel_source=source), request, remove_inputs=False)
@@ -490,6 +500,13 @@ def _follow(path: Path, pos: int, on_event: Callable[[dict[str, Any]], None]) ->
 
 
 # ----------------------------------------------------------------------------------------- workers
+def check_concurrency(value: Any) -> int:
+    """The slots of one worker, 1 to 64; `concurrency_invalid` otherwise (e.g. `ade worker --concurrency 999`)."""
+    from ade_engine.jobs.worker import check_concurrency as check
+
+    return check(value)
+
+
 def new_worker(ws: Workspace, *, concurrency: int | None = None, mode: str = "standalone",
                on_message: Callable[[str], None] | None = None) -> Any:
     """A queue loop (`jobs.worker.Worker`): `.run(stop=, once=)` serves the queue in the calling thread."""
