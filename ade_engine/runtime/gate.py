@@ -53,6 +53,8 @@ CELL_DENSITY_MAX = 4
 CELL_DENSITY_FLOOR = 1_000_000
 # Bytes that text never holds (C0 controls but tab, line feed, form feed, carriage return, escape).
 _NOT_CONTROL = bytes(b for b in range(256) if not (b < 0x20 and b not in b"\t\n\x0b\x0c\r\x1b"))
+PROLOG_MAX_BYTES = 64 * 1024
+_ROOT_TAG = re.compile(rb"<[A-Za-z_]")  # the first element: a DTD can only come before it
 _CELL_TAGS = (b"<c ", b"<c>", b"<c/>", b":c ", b":c>", b":c/>")  # <c …>, also with a prefix (<x:c …>)
 _OFFICE_DOCUMENT_RELS = (
     "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument",
@@ -198,6 +200,7 @@ def _check_zip(p: Path, name: str, *, max_uncompressed_mb: int, max_ratio: int,
                 what = _describe_content_type(content_type) or _describe_zip(names)
                 raise _unsupported(name, f"this file is {what}, not an Excel workbook")
             for info in infos:
+                _check_prolog(zf, info, name)
                 _check_cell_density(zf, info, name)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib_error) as exc:
         raise _unreadable(name, f"the workbook's package parts are damaged ({exc}). Re-save the file in Excel "
@@ -295,6 +298,30 @@ def _describe_content_type(content_type: str | None) -> str | None:
     if ".binary." in ct:
         return "an Excel binary workbook (.xlsb)"
     return None
+
+
+def _check_prolog(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> None:
+    """Refuse an XML part that declares a DTD: Office Open XML never does, and entity declarations are how
+    billion-laughs and external-entity (XXE) attacks work. Only the prolog is read (at most 64 KiB)."""
+    if not info.filename.lower().endswith((".xml", ".rels", ".vml")) or info.file_size == 0:
+        return
+    head = b""
+    with zf.open(info) as fh:
+        while len(head) < PROLOG_MAX_BYTES:
+            chunk = fh.read(4096)
+            if not chunk:
+                break
+            head += chunk
+            if _ROOT_TAG.search(head.replace(b"\0", b"")):
+                break
+    flat = head.replace(b"\0", b"")  # UTF-16 parts: the markup is ASCII with NULs between
+    root = _ROOT_TAG.search(flat)
+    prolog = flat[: root.start()] if root else flat
+    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
+        raise _unreadable(
+            name, f"unsafe XML: the part {info.filename!r} declares a DTD (<!DOCTYPE>/<!ENTITY>), which no Excel "
+                  "workbook does; it is how entity-expansion (billion laughs) and external-entity (XXE) attacks work. "
+                  "The file was not read.", budget="xml_dtd", member=info.filename)
 
 
 def _check_cell_density(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> None:

