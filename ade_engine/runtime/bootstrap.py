@@ -5,7 +5,8 @@ Start-up order (jobs.md §5.3), all before any package code is imported:
    the other resource limits come from that line, so they are applied right after reading it.
 2. Signal handlers: SIGTERM → cancel flag, SIGXCPU → `cpu_limit`.
 3. Lifeline: a thread that exits the process when stdin reaches end-of-file (parent gone), plus the Linux
-   parent-death signal and child-subreaper.
+   parent-death signal and child-subreaper: orphaned descendants (a `setsid()` child, a double-forked
+   daemon) re-parent to this process, which kills its whole tree on SIGTERM and before it exits.
 4. Confinement (`runtime.confine`) at the chosen level; network stubs when network is off.
 5. stdout/stderr through a secret-redacting writer.
 6. `run_pipeline`, `result.json` (atomic), exit code: 0 succeeded · 1 handled failure · 2 `config_invalid` ·
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, quote_plus
 
+from ade_engine.runtime import limits as limit_messages
 from ade_engine.runtime.atomic import save_json_atomic
 from ade_engine.runtime.redact import Redactor
 
@@ -42,7 +44,10 @@ RESULT_SCHEMA = "ade.run_result/v1"
 EXIT_SUCCEEDED, EXIT_FAILED, EXIT_CONFIG, EXIT_CANCELLED, EXIT_LIMIT = 0, 1, 2, 3, 4
 LIMIT_CODES = ("memory_limit", "cpu_limit", "file_size_limit")
 MAX_STDIN_LINE = 16 * 1024 * 1024
-LIFELINE_GRACE_S = 2.0
+# Parent gone (stdin end-of-file): time for the pipeline to notice the cancel flag before a hard exit. Short:
+# where the parent-death signal does not apply (bubblewrap's namespace, macOS) this is how long a job outlives
+# a killed worker.
+LIFELINE_GRACE_S = 0.5
 NETWORK_OFF_MESSAGE = "network access is disabled for this job"
 MIB = 1024 * 1024
 
@@ -165,8 +170,12 @@ def read_request_line(fd: int = 0) -> dict[str, Any]:
     return data
 
 
-def start_lifeline(cancel: threading.Event, *, fd: int = 0, grace_s: float = LIFELINE_GRACE_S) -> threading.Thread:
-    """Exit when the parent is gone: stdin EOF → cancel, then hard exit after a short grace."""
+def start_lifeline(cancel: threading.Event, *, fd: int = 0, grace_s: float = LIFELINE_GRACE_S,
+                   parent: int | None = None) -> threading.Thread:
+    """Exit when the parent is gone: stdin EOF → cancel, then hard exit after a short grace.
+
+    `parent` is the parent pid seen when the process started: if it has changed by the time the death
+    signal is armed, the parent died in between and the process exits at once."""
 
     def watch() -> None:
         try:
@@ -176,18 +185,64 @@ def start_lifeline(cancel: threading.Event, *, fd: int = 0, grace_s: float = LIF
             pass
         cancel.set()
         time.sleep(grace_s)
+        end_descendants()
         os._exit(EXIT_CANCELLED)
 
     thread = threading.Thread(target=watch, name="ade-lifeline", daemon=True)
     thread.start()
-    _linux_parent_death()
+    _linux_parent_death(os.getppid() if parent is None else parent)
     return thread
 
 
-def _linux_parent_death() -> None:
+# ----------------------------------------------------------------------------- descendants
+def _children() -> list[int]:
+    """This process's children, all threads' (Linux `/proc/self/task/*/children`; readable under Landlock)."""
+    pids: list[int] = []
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return pids
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/children", encoding="ascii") as fh:
+                pids.extend(int(p) for p in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def end_descendants(*, budget_s: float = 1.0) -> int:
+    """Kill and reap every descendant of this process; returns how many were killed.
+
+    The process is the child subreaper of its tree, so an orphan (a `setsid()` child whose parent exited, a
+    double-forked daemon) is re-parented to it rather than to init: killing the children, reaping them and
+    looking again reaches every generation. Runs when no package code runs any more (or the job is ending)."""
+    killed = 0
+    deadline = time.monotonic() + budget_s
+    while True:
+        kids = [pid for pid in _children() if pid != os.getpid()]
+        for pid in kids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+        while True:  # reap what has died; a killed parent's children re-parent to us as it goes
+            try:
+                pid, _status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        if not kids or time.monotonic() > deadline:
+            return killed
+        time.sleep(0.005)
+
+
+def _linux_parent_death(parent: int) -> None:
     if not sys.platform.startswith("linux"):
         return
-    parent = os.getppid()  # under bubblewrap's PID namespace this is 1: compare, don't test for 1
+    # `parent` was read at start-up: under bubblewrap's PID namespace it is 1, so compare, don't test for 1.
     try:
         import ctypes
 
@@ -299,11 +354,11 @@ CPU_GRACE_S = 2.0  # < the 5 s between RLIMIT_CPU soft and hard
 
 
 def _cpu_hard_stop(job_dir: Path, request: dict[str, Any], redact: Redactor, started: float) -> None:
-    seconds = (request.get("limits") or {}).get("cpu_seconds")
-    result = make_result("failed", code="cpu_limit", started=started,
-                         message=f"CPU time limit of {seconds} s reached (the job did not stop by itself)")
+    message = limit_messages.cpu_message(request.get("limits") or {}) + " (the job did not stop by itself)"
+    result = make_result("failed", code="cpu_limit", started=started, message=message)
     try:
         write_json_atomic(job_dir / "result.json", _redact_result(result, redact))
+        end_descendants()
     finally:
         os._exit(EXIT_LIMIT)
 
@@ -342,16 +397,17 @@ def _run(request: dict[str, Any], secrets: dict[str, str], job_dir: Path, cancel
          cpu_exceeded: threading.Event, started: float) -> dict[str, Any]:
     from ade_engine.runtime.pipeline import run_pipeline
 
+    limits = request.get("limits") or {}
     try:
         result = run_pipeline(request, secrets, job_dir, cancel)
     except MemoryError:
         return make_result("failed", code="memory_limit", started=started,
-                           message=f"the job process ran out of memory (limit {(request.get('limits') or {}).get('memory_mb')} MiB)")
+                           message=limit_messages.memory_message(limits))
     except OSError as exc:
         if exc.errno != errno.EFBIG:
             raise
         return make_result("failed", code="file_size_limit", started=started,
-                           message=f"a file written by the job exceeds {(request.get('limits') or {}).get('fsize_mb')} MiB")
+                           message=limit_messages.file_size_message(job_dir, limits, exc))
     if hasattr(result, "model_dump"):
         result = result.model_dump(mode="json")
     if not isinstance(result, dict):
@@ -362,12 +418,13 @@ def _run(request: dict[str, Any], secrets: dict[str, str], job_dir: Path, cancel
     if cpu_exceeded.is_set() and result.get("status") != "succeeded":
         result["status"] = "failed"
         result["error"] = {"code": "cpu_limit", "stage": (result.get("error") or {}).get("stage", "start"),
-                           "message": f"CPU time limit of {(request.get('limits') or {}).get('cpu_seconds')} s reached"}
+                           "message": limit_messages.cpu_message(limits)}
     return result
 
 
 def main() -> int:
     started = time.monotonic()
+    parent = os.getppid()  # before anything can block: a parent that dies after this is noticed
     apply_early_limits()
     job_dir = Path.cwd()
     try:
@@ -391,7 +448,15 @@ def main() -> int:
 
     cancel = threading.Event()
     cpu_exceeded = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: cancel.set())
+
+    def on_term(*_: Any) -> None:
+        if cancel.is_set():
+            return
+        cancel.set()
+        # Descendants outside the process group (a `setsid()` child) never get the parent's SIGTERM.
+        threading.Thread(target=end_descendants, name="ade-end-descendants", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_term)
     if hasattr(signal, "SIGXCPU"):
         def on_xcpu(*_: Any) -> None:
             if cpu_exceeded.is_set():
@@ -404,7 +469,7 @@ def main() -> int:
             timer.start()
 
         signal.signal(signal.SIGXCPU, on_xcpu)
-    start_lifeline(cancel)
+    start_lifeline(cancel, parent=parent)
 
     def finish(result: dict[str, Any]) -> int:
         result = _redact_result(result, redact)
@@ -437,7 +502,8 @@ def main() -> int:
     try:
         result = _run(request, secrets, job_dir, cancel, cpu_exceeded, started)
     except MemoryError:
-        result = make_result("failed", code="memory_limit", message="the job process ran out of memory", started=started)
+        result = make_result("failed", code="memory_limit", started=started,
+                             message=limit_messages.memory_message(request.get("limits") or {}))
     except Exception as exc:  # an engine bug: report it, never a silent crash
         traceback.print_exc()
         code = getattr(exc, "code", None)
@@ -447,6 +513,7 @@ def main() -> int:
             code, message = "pipeline_error", f"{type(exc).__name__}: {exc}"
         result = make_result("failed", code=code, message=message, started=started)
     rc = finish(result)
+    end_descendants()  # nothing the job started outlives it, in or out of its process group
     sys.stdout.flush()
     sys.stderr.flush()
     return rc

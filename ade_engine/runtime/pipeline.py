@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping
 from ade_engine import ENGINE_VERSION
 from ade_engine.errors import AdeError, ConfigInvalid
 from ade_engine.runtime import artifact as art_models
+from ade_engine.runtime import limits as limit_messages
 from ade_engine.runtime.a1 import cell
 from ade_engine.runtime.artifact import normalize_artifact
 from ade_engine.runtime.atomic import save_json_atomic
@@ -181,11 +182,12 @@ class _Job:
             error = {"code": exc.code, "message": exc.message, "stage": self.stage}
         except MemoryError:
             error = {"code": "memory_limit", "stage": self.stage,
-                     "message": "the job process ran out of memory; lower writer.chunk_rows or raise memory_mb"}
+                     "message": limit_messages.memory_message(self.request.get("limits") or {})}
         except OSError as exc:
-            if exc.errno == errno.EFBIG:
+            if exc.errno == errno.EFBIG:  # named now: the writer's abort below removes its scratch files
                 error = {"code": "file_size_limit", "stage": self.stage,
-                         "message": "a file written by the job exceeds the file size limit"}
+                         "message": limit_messages.file_size_message(self.job_dir, self.request.get("limits") or {},
+                                                                     exc)}
             else:
                 error = self._unexpected(exc)
         except Exception as exc:  # an engine bug: report it with its location, not a crash

@@ -9,6 +9,7 @@ in `rule_errors` (config-packages.md §4). Under `strict_rules` the first error 
 from __future__ import annotations
 
 import copy
+import errno
 import hashlib
 import importlib.util
 import inspect
@@ -38,6 +39,14 @@ class RuleError(AdeError):
     """A package script broke its contract while `strict_rules` is on: the job fails."""
 
     code = "rule_error"
+
+
+def is_limit_error(exc: BaseException) -> bool:
+    """The job process hit one of its resource limits (RLIMIT_AS gives MemoryError, RLIMIT_FSIZE gives EFBIG).
+
+    That is not the script's fault to be contained as a rule error: it ends the job with `memory_limit` or
+    `file_size_limit`, so the user learns which limit to raise instead of reading a "succeeded" with a note."""
+    return isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.EFBIG)
 
 
 # ----------------------------------------------------------------------------- read-only views
@@ -203,6 +212,8 @@ def _import_script(root: Path, script: str, cache: dict[str, ModuleType]) -> Mod
         spec.loader.exec_module(module)
     except Exception as exc:  # any failure at import time is a package problem
         sys.modules.pop(name, None)
+        if is_limit_error(exc):
+            raise
         traceback.print_exc(file=sys.stderr)
         raise ConfigInvalid(f"{script}: import failed: {type(exc).__name__}: {exc}",
                             details={"path": script}) from exc
@@ -395,6 +406,8 @@ class ScriptRunner:
         except RuleError:
             raise
         except Exception as exc:  # a script error is contained (config-packages.md §4)
+            if is_limit_error(exc):
+                raise
             print(f"ade: {rule.id} raised in {stage}:", file=sys.stderr)
             traceback.print_exception(exc, file=sys.stderr)
             self.errors.record(rule.id, stage, "exception", describe_exception(exc), location)
@@ -427,6 +440,8 @@ class ScriptRunner:
         except RuleError:
             raise
         except Exception as exc:  # a script error is contained (config-packages.md §4)
+            if is_limit_error(exc):
+                raise
             print(f"ade: {rule.id} raised in structure:", file=sys.stderr)
             traceback.print_exception(exc, file=sys.stderr)
             self.errors.record(rule.id, "structure", "exception", describe_exception(exc), location)
