@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import sys
 
 AF_INET = int(socket.AF_INET)
 AF_INET6 = int(socket.AF_INET6)
@@ -64,16 +65,49 @@ class SeccompError(Exception):
     """pyseccomp or libseccomp is missing, or the kernel refused the filter."""
 
 
+# The libraries pyseccomp looks up at import, by the sonames the dynamic loader knows from ld.so.cache.
+SONAMES = {"seccomp": ("libseccomp.so.2",), "c": ("libc.so.6",)}
+
+
+def _by_soname(name: str) -> str | None:
+    import ctypes
+
+    for soname in SONAMES.get(name, ()):
+        try:
+            ctypes.CDLL(soname)
+        except OSError:
+            continue
+        return soname
+    return None
+
+
 def _import():
+    """Import pyseccomp with its libraries found by soname (no subprocess), else the usual way.
+
+    pyseccomp calls `ctypes.util.find_library`, which runs `ldconfig -p` (then gcc, then ld) in subprocesses:
+    under load, or at the job's process and descriptor limits, those can fail, and pyseccomp then says "Unable
+    to find libseccomp" although it is installed. Loading the soname asks the dynamic loader directly."""
+    if "pyseccomp" in sys.modules:
+        return sys.modules["pyseccomp"]
+    import ctypes.util
+
+    original = ctypes.util.find_library
+
+    def find_library(name: str) -> str | None:
+        return _by_soname(name) or original(name)
+
+    ctypes.util.find_library = find_library
     try:
         import pyseccomp
     except (ImportError, RuntimeError, OSError) as exc:  # pyseccomp raises RuntimeError without libseccomp
         raise SeccompError(f"seccomp library unavailable ({exc}); install libseccomp (apt-get install libseccomp2)")
+    finally:
+        ctypes.util.find_library = original
     return pyseccomp
 
 
 def preload() -> None:
-    """Import pyseccomp now (it locates libseccomp with ctypes.util.find_library, which may run ldconfig)."""
+    """Import pyseccomp now, before Landlock (its libraries are loaded from the system library dirs)."""
     _import()
 
 
