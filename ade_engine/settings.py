@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     job_timeout_seconds: int = Field(300, ge=1, le=7 * 24 * 3600)
     worker_mem_mb: int = Field(512, ge=64, le=1_048_576)
     worker_fsize_mb: int = Field(100, ge=1, le=1_048_576)
+    # Not in jobs.md §11: the job's CPU-time limit (RLIMIT_CPU) in seconds; 0 = the wall-clock limit + 5 s.
+    worker_cpu_seconds: int = Field(0, ge=0, le=7 * 24 * 3600)
     worker_nofile: int = Field(256, ge=32, le=65_536)
     worker_log_mb: int = Field(10, ge=1, le=10_240)
     runtime_network_allowed: bool = False

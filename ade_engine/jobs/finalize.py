@@ -39,10 +39,12 @@ JSON_MAX_BYTES = 256 * 1024 * 1024  # an artifact of a very large workbook stays
 EVENTS_MAX_BYTES = 16 * 1024 * 1024
 
 HINTS = {
-    "timeout": "Raise timeout_ms (up to the operator cap) or reduce the input size.",
-    "cpu_limit": "Look for slow detectors (row detectors run on every row).",
-    "memory_limit": "Lower writer.chunk_rows, use row_streaming, or raise memory_mb.",
-    "file_size_limit": "A file written by the job (normally the output) exceeds the file size limit.",
+    "timeout": "Raise timeout_ms in the manifest's engine.defaults (the operator's cap is ADE_JOB_TIMEOUT_SECONDS) "
+               "or reduce the input size.",
+    "cpu_limit": "Look for slow detectors (row detectors run on every row), or raise ADE_WORKER_CPU_SECONDS.",
+    "memory_limit": "Lower writer.chunk_rows, use row_streaming, or raise memory_mb in the manifest's "
+                    "engine.defaults (the operator's cap is ADE_WORKER_MEM_MB).",
+    "file_size_limit": "Raise ADE_WORKER_FSIZE_MB above the size this job needs, or split the input.",
     "worker_crash": "See the log tail.",
     "secret_in_output": "Remove what writes or prints the secret (encoded or not) from the package's scripts.",
     "job_dir_tampered": "The package replaced files of its job dir with links; do not run it again before review.",
@@ -139,12 +141,25 @@ def decide(launch: LaunchOutcome, result: dict[str, Any] | None, job_dir: Path,
                           "message": f"the job exceeded its wall-clock limit of {limits.get('timeout_s', '?')} s"}
     if launch.cause == CAUSE_MEMORY:
         return "failed", {"code": "memory_limit", "stage": _running_stage(job_dir),
-                          "message": f"the job used more than 110% of its {limits.get('memory_mb', '?')} MiB memory limit"}
+                          "message": f"the job's processes used more than 110% of its {limits.get('memory_mb', '?')} "
+                                     "MiB memory limit (resident memory, checked by the parent)"}
     if result is not None and result["status"] != "succeeded":
         err = dict(result["error"])
         err.setdefault("stage", _running_stage(job_dir))
         err.setdefault("message", "")
         return result["status"], err
+    # Limits the kernel enforced without the job process getting to say so in result.json.
+    cpu_limit = limits.get("cpu_seconds")
+    if launch.signal == signal_mod.SIGXCPU or (
+            launch.signal == signal_mod.SIGKILL and cpu_limit and launch.cpu_seconds_used is not None
+            and launch.cpu_seconds_used >= float(cpu_limit)):
+        return "failed", {"code": "cpu_limit", "stage": _running_stage(job_dir),
+                          "message": f"the job process used its CPU-time limit of {cpu_limit or '?'} s and the kernel "
+                                     f"ended it ({_signal_name(launch.signal)})"}
+    if launch.signal == signal_mod.SIGXFSZ:
+        return "failed", {"code": "file_size_limit", "stage": _running_stage(job_dir),
+                          "message": f"a file written by the job reached this job's file size limit of "
+                                     f"{limits.get('fsize_mb', '?')} MiB and the kernel ended it (SIGXFSZ)"}
     if launch.signal is not None:
         how = f"was killed by {_signal_name(launch.signal)}"
     elif result is None:

@@ -4,6 +4,10 @@ The parent never waits on pipe end-of-file: it waits on the PID with a wall-cloc
 group's RSS and the cancel callback, and on timeout/cancel/RSS sends SIGTERM to the group, then SIGKILL
 after the grace period. Output is read by one thread (non-blocking, `selectors`), redacted and appended
 to `logs/worker.log` up to the cap.
+
+Every signal to the group also goes to the job's escapees (`job_processes`): processes that left the group
+(`setsid()`, allowed at `reduced`) but carry the job's marker (`ADE_JOB_ID` in their environment) or hold one
+of the job's pipes. When the leader is gone, the group and the escapees are killed and waited for.
 """
 
 from __future__ import annotations
@@ -206,6 +210,67 @@ def _killpg(pgid: int, sig: int) -> None:
         pass
 
 
+def _pipe_inodes(streams: list[Any]) -> set[int]:
+    inodes = set()
+    for stream in streams:
+        try:
+            inodes.add(os.fstat(stream.fileno()).st_ino)
+        except (OSError, ValueError, AttributeError):
+            continue
+    return inodes
+
+
+def _holds_pipe(pid: int, inodes: set[int]) -> bool:
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        fds = os.listdir(fd_dir)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            target = os.readlink(f"{fd_dir}/{fd}")
+        except OSError:
+            continue
+        if target.startswith("pipe:[") and int(target[6:-1]) in inodes:
+            return True
+    return False
+
+
+def job_processes(job_id: str, *, uid: int | None = None, pipe_inodes: set[int] | None = None) -> list[Any]:
+    """Live processes of one job wherever they are: `ADE_JOB_ID=<job_id>` in their environment (every process
+    the job starts inherits it unless a script clears it) or one of the job's pipes open. Only processes of
+    `uid` (the job account; default: this process's) are looked at: the job cannot become anyone else."""
+    import psutil
+
+    uid = os.getuid() if uid is None else uid
+    marker = f"ADE_JOB_ID={job_id}".encode() if job_id else None
+    me = os.getpid()
+    found = []
+    for proc in psutil.process_iter(["pid", "uids", "status"]):
+        try:
+            if proc.pid == me or proc.info["status"] == psutil.STATUS_ZOMBIE or proc.info["uids"].real != uid:
+                continue
+            hit = False
+            if marker is not None:
+                with open(f"/proc/{proc.pid}/environ", "rb") as fh:
+                    hit = marker in fh.read().split(b"\0")
+            if not hit and pipe_inodes:
+                hit = _holds_pipe(proc.pid, pipe_inodes)
+            if hit:
+                found.append(proc)
+        except (psutil.Error, OSError, TypeError):
+            continue
+    return found
+
+
+def _signal_all(procs: list[Any], sig: int) -> None:
+    for proc in procs:
+        try:
+            proc.send_signal(sig)
+        except Exception:  # psutil.Error: gone or not ours
+            continue
+
+
 def launch(
     job_dir: str | Path,
     request: dict[str, Any],
@@ -266,6 +331,18 @@ def launch(
         return LaunchOutcome(pid=None, pgid=None, exit_code=None, signal=None, cause=None,
                              spawn_error=f"cannot start the job process: {exc}")
     pgid = proc.pid  # start_new_session: the child leads its own session and group
+    job_id = str(request.get("job_id") or "")
+    job_uid = _uid_of(popen_user or job_user)
+    inodes = _pipe_inodes([proc.stdin, proc.stdout, proc.stderr])
+
+    def sweep(sig: int) -> list[Any]:
+        """Signal the group and every escapee of it; returns the escapees found."""
+        _killpg(pgid, sig)
+        escapees = job_processes(job_id, uid=job_uid, pipe_inodes=inodes)
+        _signal_all(escapees, sig)
+        return escapees
+
+    leader = _process(proc.pid)
     pump = _OutputPump([proc.stdout, proc.stderr], sink, keep=redact.longest_form)
     pump.start()
     emit("worker.spawn", {
@@ -289,6 +366,7 @@ def launch(
     term_at: float | None = None
     killed = False
     peak_rss = 0
+    cpu_used: float | None = None
     next_rss = t0
     deadline = t0 + timeout_s
     rss_limit = memory_mb * 1024 * 1024 * 1.10
@@ -297,7 +375,7 @@ def launch(
         nonlocal cause, term_at
         cause = why
         term_at = time.monotonic()
-        _killpg(pgid, signal.SIGTERM)
+        sweep(signal.SIGTERM)
 
     try:
         while True:
@@ -317,26 +395,31 @@ def launch(
                     stop(CAUSE_CANCELLED)
                 elif now >= next_rss:
                     next_rss = now + limits.rss_poll_s
+                    cpu_used = _cpu_seconds(leader, cpu_used)
                     rss = group_rss(pgid)
                     peak_rss = max(peak_rss, rss)
                     if rss > rss_limit:
                         stop(CAUSE_MEMORY)
             elif not killed and term_at is not None and now >= term_at + limits.grace_s:
-                _killpg(pgid, signal.SIGKILL)
+                sweep(signal.SIGKILL)
                 killed = True
     except BaseException:
         # The caller's callback raised, or we were interrupted: the job must not outlive this call.
-        _killpg(pgid, signal.SIGKILL)
+        sweep(signal.SIGKILL)
         proc.wait()
         _close_all(proc, pump, sink)
         permissions.reclaim(job_dir)
         raise
 
-    # The leader is gone; nothing of the job may outlive it (a `sleep 100 &` grandchild included).
-    _killpg(pgid, signal.SIGKILL)
+    # The leader is gone; nothing of the job may outlive it (a `sleep 100 &` grandchild, a `setsid()` escapee).
+    escapees = sweep(signal.SIGKILL)
     gone_by = time.monotonic() + _GROUP_GONE_WAIT_S
-    while _group_members(pgid) and time.monotonic() < gone_by:
+    while time.monotonic() < gone_by:
+        escapees = [p for p in escapees if _alive(p)]
+        if not escapees and not _group_members(pgid):
+            break
         time.sleep(0.05)
+        escapees = escapees or sweep(signal.SIGKILL)
     _close_all(proc, pump, sink)
     # Before anything in the job dir is read or written: it is ADE's again, then checked for swapped entries.
     permissions.reclaim(job_dir)
@@ -353,9 +436,50 @@ def launch(
         log_capped=sink.capped,
         peak_rss_mb=round(peak_rss / (1024 * 1024), 1),
         tampered=tampered,
+        cpu_seconds_used=cpu_used,
     )
     emit("worker.exit", {"exit_code": outcome.exit_code, "signal": outcome.signal, "timed_out": outcome.timed_out})
     return outcome
+
+
+def _uid_of(user: str | None) -> int:
+    if not user:
+        return os.getuid()
+    import pwd
+
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return os.getuid()
+
+
+def _process(pid: int) -> Any:
+    import psutil
+
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:
+        return None
+
+
+def _alive(proc: Any) -> bool:
+    import psutil
+
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _cpu_seconds(leader: Any, last: float | None) -> float | None:
+    """The job process's own CPU time (what RLIMIT_CPU counts), or the last reading once it is gone."""
+    if leader is None:
+        return last
+    try:
+        times = leader.cpu_times()
+    except Exception:  # psutil.Error: exited between polls
+        return last
+    return times.user + times.system
 
 
 def _close_all(proc: subprocess.Popen, pump: _OutputPump, sink: _LogSink) -> None:

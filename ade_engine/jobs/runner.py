@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ade_engine.errors import AdeError
-from ade_engine.jobs.outcome import CAUSE_CANCELLED, JobOutcome, LaunchOutcome, OperatorLimits
+from ade_engine.jobs.outcome import (CAUSE_CANCELLED, JobOutcome, LaunchOutcome, OperatorLimits,
+                                   output_bytes_for_input)
 from ade_engine.runtime.atomic import save_json_atomic
 
 RESULT_SCHEMA = "ade.run_result/v1"
@@ -67,7 +68,8 @@ def build_request(
         "input": {"document_id": document_id, "filename": filename, "sha256": input_sha256,
                   "path": str(input_path), "format": input_format, "size_bytes": input_size,
                   "encoding": input_encoding},
-        "limits": caps.effective(timeout_ms=defaults.timeout_ms, memory_mb=defaults.memory_mb),
+        "limits": caps.effective(timeout_ms=defaults.timeout_ms, memory_mb=defaults.memory_mb,
+                                 output_bytes=output_bytes_for_input(input_path)),
         "runtime_network_access": bool(wanted_net and caps.network_allowed),
         "warnings": warnings,  # job-level artifact warnings known before the job starts
         "sandbox_level": None,
