@@ -58,7 +58,9 @@ class PackageDetector:
         self.registry = load_registry(config_dir, self.manifest)
 
     def tables(self, name: str, rows: list[tuple[int, list[Any]]]) -> tuple[list[dict[str, Any]], Any]:
-        from ade_engine.runtime.structure import SheetScanner, StructureSettings, choose_label, RowLabel
+        from ade_engine.runtime.structure import (
+            LayoutScanner, RowLabel, SheetScanner, StructureSettings, choose_label,
+        )
 
         detect = self.manifest["engine"]["detect"]
         settings = StructureSettings(max_header_rows=detect["max_header_rows"],
@@ -80,12 +82,18 @@ class PackageDetector:
             label, confidence = choose_label(totals, threshold, order, rank)
             return RowLabel(label, confidence, totals)
 
-        scanner = SheetScanner("sheet_1", label_row, settings)
+        if detect.get("layout") == "library":
+            scanner: Any = LayoutScanner("sheet_1", label_row if rules else None, settings)
+        else:
+            scanner = SheetScanner("sheet_1", label_row, settings)
         for row_index, cells in rows:
             scanner.feed(row_index, cells)
         result = scanner.finish()
-        return [{"header_rows": [r for r, _ in t.header_rows], "first_data_row": t.first_data_row,
-                 "last_data_row": t.last_data_row} for t in result.tables], result
+        spans = getattr(scanner, "spans", {})  # library: the body span includes section and total rows
+        return [{"header_rows": [r for r, _ in t.header_rows],
+                 "first_data_row": spans[t.id][0] if t.id in spans else t.first_data_row,
+                 "last_data_row": spans[t.id][1] if t.id in spans else t.last_data_row}
+                for t in result.tables], result
 
 
 class LibraryDetector:

@@ -17,7 +17,7 @@ def test_runtime_is_built_once_with_only_the_job_process_code(tmp_path):
     assert first.parent == tmp_path / "runtime" and first.name.startswith("1.") and first.name == runtime_site.runtime_id()
     site = first / "site"
     engine = sorted(p.name for p in (site / "ade_engine").iterdir() if p.name != "__pycache__")
-    assert engine == ["__init__.py", "errors.py", "manifest", "runtime"]
+    assert engine == ["__init__.py", "detect", "errors.py", "manifest", "runtime"]
     # Bytecode is compiled once at build time (jobs run with -B and cannot write it).
     assert list((site / "ade_engine" / "runtime" / "__pycache__").glob("pipeline.cpython-*.pyc"))
     assert not (site / "sqlalchemy").exists() and not (site / "textual").exists()

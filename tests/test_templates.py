@@ -20,7 +20,7 @@ def test_fresh_default_package_validates_clean(tmp_path):
     assert manifest.columns.order == ["name", "email", "amount"]
     assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*.py")) == [
         "columns/_common.py", "columns/amount.py", "columns/email.py", "columns/name.py",
-        "hooks/summary.py", "row_types/_cells.py", "row_types/data.py", "row_types/header.py"]
+        "hooks/summary.py", "row_types/known_labels.py"]
     assert not list(dest.rglob("__pycache__"))
 
 

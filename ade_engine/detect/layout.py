@@ -29,6 +29,7 @@ from ade_engine.detect.lines import (
 )
 
 MAX_HEADER_LINES = 8
+MAX_COLUMNS = 1024  # columns looked at per row (a table's span is still taken from the whole row by the caller)
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ class _Segmenter:
         if line.filled < 2:
             return False
         nums = [line.cells[c] for c in line.cols if line.kinds[c] == NUMBER]
-        if len(nums) >= 3 and len(nums) * 2 >= line.filled and _counts_up(nums):
+        if len(nums) >= 3 and len(nums) * 2 >= line.filled and line.kinds[line.first] == TEXT and _counts_up(nums):
             return True
         if line.n_text + line.n_year + line.kinds.count(CODE) < 2:
             return False
@@ -330,6 +331,8 @@ class _Segmenter:
         line = self.lines[k]
         if line.is_page_mark():
             self.decide(k, FURNITURE, 0.8, "page mark")
+        elif not above and line.is_note():
+            self.decide(k, NOTE, 0.7, "note or source pattern")
         elif line.is_label_value():
             self.decide(k, METADATA, 0.7, "label: value line")
         elif line.is_note() or not above:
@@ -356,8 +359,17 @@ def _counts_up(values: list[Any]) -> bool:
 def detect_layout(rows: Iterable[tuple[int, Sequence[Any]]], *, max_header_lines: int = MAX_HEADER_LINES,
                   evidence: Sequence[Evidence] = ()) -> Layout:
     """Segment one sheet: the tables and every non-blank line's role (see the module docstring)."""
-    lines = make_lines(list(rows))
-    return _Segmenter(lines, max_header_lines, evidence).run()
+    rows = list(rows)
+    wide = sum(1 for _, cells in rows if len(cells) > MAX_COLUMNS)
+    lines = make_lines([(r, cells[:MAX_COLUMNS]) for r, cells in rows])
+    layout = _Segmenter(lines, max_header_lines, evidence).run()
+    if wide:
+        layout.notes.append(f"{wide} row(s) wider than {MAX_COLUMNS} columns: only the first {MAX_COLUMNS} "
+                            "columns were used to find the tables")
+    if lines and not layout.tables:
+        layout.notes.append(f"no table found in {len(lines)} non-blank row(s): no line holds values with another "
+                            "value line below it, and no header sits over rows of its width")
+    return layout
 
 
 def line_roles(layout: Layout, rows: Iterable[int]) -> dict[int, str]:

@@ -3,7 +3,7 @@
 `<id>` = `<engine_version>-<12 hex of the copied ade_engine sources>`, so an engine changed in
 development never runs stale code. The folder holds:
 
-- `site/`: the job-process part of the engine (`ade_engine/__init__.py`, `errors.py`, `manifest/`,
+- `site/`: the job-process part of the engine (`ade_engine/__init__.py`, `errors.py`, `manifest/`, `detect/`,
   `runtime/`) and the third-party modules it imports (pydantic & co., the readers/writer, pyseccomp);
 - `ade_worker_bootstrap.py`: run as `<python> -s -S -P -B -X utf8 <runtime>/ade_worker_bootstrap.py`
   with cwd = the job dir; it sets `sys.path` = stdlib + `site` + `vendor` + `config`.
@@ -35,7 +35,7 @@ from ade_engine.jobs.permissions import open_for_jobs
 
 BOOTSTRAP_NAME = "ade_worker_bootstrap.py"
 INTERPRETER_FLAGS = ("-s", "-S", "-P", "-B", "-X", "utf8")
-ENGINE_PARTS = ("__init__.py", "errors.py", "manifest", "runtime")
+ENGINE_PARTS = ("__init__.py", "errors.py", "manifest", "runtime", "detect")
 # Top-level modules the job process imports (and what they import). psutil is not used in the job.
 THIRD_PARTY = (
     "pydantic", "pydantic_core", "typing_extensions", "annotated_types", "typing_inspection",

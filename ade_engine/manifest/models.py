@@ -228,6 +228,9 @@ class EngineDetect(_Model):
     row_label_threshold: Score = 0.0
     row_label_order: list[str] = Field(default_factory=lambda: list(ROW_LABELS_DEFAULT))
     max_header_rows: int = Field(default=3, ge=1, le=5)
+    # "rows": the row detectors' labels drive the scanner; "library": ade_engine.detect segments the sheet
+    # and the row detectors add evidence (docs/writing-detectors.md).
+    layout: Literal["rows", "library"] = "rows"
 
 
 class EngineWriter(_Model):

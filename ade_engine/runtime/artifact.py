@@ -90,6 +90,7 @@ class EngineDetect(_Model):
     row_label_threshold: float
     row_label_order: list[str]
     max_header_rows: int
+    layout: Literal["rows", "library"] = "rows"
 
 
 class EngineWriter(_Model):
@@ -161,6 +162,7 @@ class RowClassification(_Model):
     confidence: float
     scores_by_type: dict[str, float] = Field(default_factory=dict)
     rule_traces: list[RuleTrace] = Field(default_factory=list)
+    reason: str | None = None  # layout "library": why ade_engine.detect gave the line its label
 
 
 class Header(_Model):

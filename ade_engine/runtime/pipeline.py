@@ -49,6 +49,7 @@ from ade_engine.runtime.rules import (
 )
 from ade_engine.runtime.structure import (
     RowLabel,
+    LayoutScanner,
     SheetScanner,
     StructureSettings,
     TableCounter,
@@ -452,7 +453,11 @@ class _Job:
         tables = data_rows = columns = 0
         for sheet_id, ref in self.sheet_refs:
             label_row = self._row_labeler(sheet_id, ref, detect)
-            scanner = SheetScanner(sheet_id, label_row, settings, counter)
+            if detect.get("layout") == "library":  # ade_engine.detect segments; row detectors add evidence
+                scanner: Any = LayoutScanner(sheet_id, label_row if self.registry.row_detectors else None,
+                                             settings, counter)
+            else:
+                scanner = SheetScanner(sheet_id, label_row, settings, counter)
             seen = 0
             for row_index, cells in self.reader.iter_rows(ref):
                 self._check_cancel()

@@ -537,3 +537,128 @@ class RowCursor:
         if self._i < len(self._items) and self._items[self._i][0] <= row_index:
             return self._items[self._i][2]
         return None
+
+
+# ------------------------------------------------------------------ layout "library" (ade_engine.detect)
+LAYOUT_WINDOW = 20_000  # rows segmented at once; past it, an open table takes value rows as they stream by
+_ARTIFACT_ROLE = {"title": "preamble", "metadata": "preamble", "header": "header", "note": "trailing",
+                  "furniture": "trailing", "group": "excluded", "total": "excluded", "data": "first_data"}
+
+
+class LayoutScanner:
+    """Pass 1 with `engine.detect.layout = "library"`: `ade_engine.detect` segments the sheet.
+
+    Rows are buffered and segmented `window` rows at a time. The package's row detectors (if any) run on every
+    row as with the row scanner; what they say about `data` and `header` is evidence for the library (a positive
+    score makes a line data-like / header-like, a negative one takes that away). Body rows the library calls
+    section (`group`) or `total` rows stay inside the table's span but are not written as records; their
+    decision (role, score, reason) is in `row_classification`, never a cell value."""
+
+    def __init__(self, sheet_id: str, label_row: LabelRow | None = None, settings: StructureSettings | None = None,
+                 counter: TableCounter | None = None, window: int = LAYOUT_WINDOW):
+        self.sheet_id = sheet_id
+        self.label_row = label_row
+        self.settings = settings or StructureSettings()
+        self.counter = counter or TableCounter()
+        self.window = max(10, window)
+        self.buffer: list[tuple[int, list[Any]]] = []
+        self.evidence: dict[int, RowLabel] = {}
+        self.entries: list[dict[str, Any]] = []
+        self.truncated = False
+        self.tables: list[TablePlan] = []
+        self.spans: dict[str, list[int]] = {}  # table id -> [first, last] body row (group/total rows included)
+        self.open: TablePlan | None = None
+        self.notes: list[str] = []
+
+    def feed(self, row_index: int, cells: list[Any]) -> None:
+        if is_blank(cells):
+            return
+        rl = None
+        if self.label_row is not None:
+            hint = {"state": "data" if self.open is not None else "seeking",
+                    "table_index": self.open.index if self.open is not None else None,
+                    "header_row_index": self.open.header_row_index if self.open is not None else None,
+                    "last_label": None}
+            rl = self.label_row(row_index, cells, hint)
+            if any(rl.scores_by_type.get(k) for k in ("data", "header")):
+                self.evidence[row_index] = rl
+        if self.open is not None:
+            from ade_engine.detect.lines import Line
+
+            line = Line(row_index, cells)
+            said = rl.scores_by_type if rl is not None else {}
+            if (line.datalike or said.get("data", 0) > 0) and said.get("data", 0) >= 0 and not line.is_total():
+                self.open.add_data_row(row_index, cells)
+                self.spans[self.open.id][1] = row_index
+                return
+            self.open = None  # anything else ends the streamed table; segmentation starts again here
+        self.buffer.append((row_index, cells))
+        if len(self.buffer) >= self.window:
+            self._segment(final=False)
+
+    def _record(self, entry: dict[str, Any]) -> None:
+        if len(self.entries) >= self.settings.row_classification_cap:
+            self.truncated = True
+            return
+        self.entries.append(entry)
+
+    def _segment(self, final: bool) -> None:
+        from ade_engine.detect import detect_layout
+
+        rows, self.buffer = self.buffer, []
+        if not rows:
+            return
+        evidence = self.evidence
+
+        def package(line: Any) -> dict[str, float]:
+            rl = evidence.get(line.row)
+            return rl.scores_by_type if rl is not None else {}
+
+        layout = detect_layout(rows, evidence=[package] if evidence else ())
+        cells_of = dict(rows)
+        decisions = layout.decisions
+        for d in sorted(decisions.values(), key=lambda d: d.row):
+            if d.role == "data" and d.row - 1 in decisions and decisions[d.row - 1].role in ("data", "group", "total"):
+                continue  # plain body rows are not recorded (as with the row scanner)
+            rl = evidence.get(d.row)
+            self._record({"row_index": d.row, "label": d.role, "role": _ARTIFACT_ROLE.get(d.role, "excluded"),
+                          "confidence": round(d.score, 6),
+                          "scores_by_type": {k: round(v, 6) for k, v in (rl.scores_by_type if rl else {}).items()},
+                          "rule_traces": [], "reason": d.reason})
+        last_row = rows[-1][0]
+        for i, span in enumerate(layout.tables):
+            plan = self._new_table("raw" if span.header_rows else "synthetic", span.header_rows[0] if span.header_rows
+                                   else span.first_data_row)
+            plan.add_header_rows((r, cells_of[r]) for r in span.header_rows)
+            for r in range(span.first_data_row, span.last_data_row + 1):
+                cells = cells_of.get(r)
+                if cells is None:
+                    continue
+                d = decisions.get(r)
+                if d is not None and d.role in ("group", "total"):
+                    plan._widen(cells)
+                    continue
+                plan.add_data_row(r, cells)
+            if not plan.runs:  # a body of section rows only: keep the span as data
+                for r in range(span.first_data_row, span.last_data_row + 1):
+                    if r in cells_of:
+                        plan.add_data_row(r, cells_of[r])
+            self.spans[plan.id] = [span.first_data_row, span.last_data_row]
+            if not final and i == len(layout.tables) - 1 and span.last_data_row == last_row:
+                self.open = plan  # may go on past the window
+        self.notes.extend(layout.notes)
+        self.evidence = {}
+
+    def _new_table(self, kind: str, first_row: int) -> TablePlan:
+        self.counter.bump(f"{self.sheet_id} row {first_row}")
+        plan = TablePlan(sheet_id=self.sheet_id, index=len(self.tables) + 1, kind=kind,
+                         sample_size=self.settings.column_sample_size)
+        self.tables.append(plan)
+        return plan
+
+    def finish(self) -> SheetStructure:
+        self._segment(final=True)
+        self.open = None
+        for plan in self.tables:
+            plan.finalize()
+        return SheetStructure(self.sheet_id, self.entries, self.truncated, self.tables)

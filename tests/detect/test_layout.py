@@ -1,0 +1,108 @@
+"""Table segmentation and line roles of ade_engine.detect on small sheets shaped like real ones, and bad input."""
+
+from ade_engine.detect import detect_layout
+from ade_engine.runtime.structure import LayoutScanner
+
+
+def rows(*lines):
+    """1-based rows; None lines are blank rows (left out, as readers do)."""
+    return [(i, list(cells)) for i, cells in enumerate(lines, 1) if cells is not None]
+
+
+def spans(layout):
+    return [(t.header_rows, t.first_data_row, t.last_data_row) for t in layout.tables]
+
+
+def test_title_stacked_header_over_blank_lines_section_rows_totals_and_footnotes():
+    layout = detect_layout(rows(
+        ["Table 12. Arrivals by region: 2020"],
+        None,
+        ["Region", "Arrivals", None, "Change"],
+        None,
+        [None, "2019", "2020", "Percent"],
+        ["North", None, None, None],
+        ["Alpha", "120", "130", "8.3"],
+        ["Beta", "90", "(NA)", "-"],
+        None,
+        ["South", None, None, None],
+        ["Gamma", "1,200", "1,150", "-4.2"],
+        ["Total", "1,410", "1,280", "-9.2"],
+        None,
+        ["1 Provisional figures."],
+        ["Source: a statistics office."],
+    ))
+    assert spans(layout) == [([3, 5], 6, 12)]
+    roles = layout.roles()
+    assert roles[1] in ("title", "metadata") and roles[3] == roles[5] == "header"
+    assert roles[6] == roles[10] == "group" and roles[12] == "total"
+    assert roles[14] == roles[15] == "note"
+    assert all(d.reason and 0 <= d.score <= 1 for d in layout.decisions.values())
+
+
+def test_several_tables_with_repeated_headers_and_titles_between():
+    layout = detect_layout(rows(
+        ["Males"],
+        ["Name", "Age", "Score"],
+        ["a", "31", "4.5"],
+        ["b", "40", "3.0"],
+        None,
+        ["Females"],
+        ["Name", "Age", "Score"],
+        ["c", "29", "4.1"],
+        ["d", "35", "3.9"],
+    ))
+    assert spans(layout) == [([2], 3, 4), ([7], 8, 9)]
+
+
+def test_header_with_footnote_digits_and_year_row_above_numbers():
+    layout = detect_layout(rows(
+        ["2002 Rank", "Employer", "Employees(1)", "2001 Rank"],
+        ["1", "Harbour College", "8722", "1"],
+        ["2", "City Works", "2934", "3"],
+        ["3", "Mill Labs", "1882", "8"],
+    ))
+    assert spans(layout) == [([1], 2, 4)]
+    years = detect_layout(rows(["Item", "2019", "2020", "2021"], ["Wheat", "1.5", "1.7", "1.2"],
+                               ["Rice", "2.5", "2.1", "2.2"]))
+    assert spans(years) == [([1], 2, 3)]
+
+
+def test_text_only_table_and_headerless_table():
+    text = detect_layout(rows(["Code", "Meaning", "Owner"], ["A", "Active", "HR"], ["I", "Inactive", "HR"],
+                              ["R", "Retired", "Payroll"]))
+    assert spans(text) == [([1], 2, 4)]
+    bare = detect_layout(rows(["Exported 3 May"], ["x1", "10", "20"], ["x2", "11", "21"]))
+    assert spans(bare) == [([], 2, 3)]
+
+
+def test_bad_input_finishes_with_a_note_and_no_crash():
+    all_text = detect_layout(rows(*[["words and more words"] for _ in range(300)]))
+    assert all_text.tables == [] and "no table found" in all_text.notes[0]
+    numbers = detect_layout(rows(*[[str(i), str(i * 2), str(i * 3)] for i in range(500)]))
+    assert spans(numbers) == [([], 1, 500)]
+    one_column = detect_layout(rows(["Amount"], *[[str(i)] for i in range(200)]))
+    assert len(one_column.tables) == 1 and one_column.tables[0].last_data_row == 201
+    wide = detect_layout(rows([f"h{i}" for i in range(10_000)], *[[str(i)] * 10_000 for i in range(5)]))
+    assert len(wide.tables) == 1 and any("10000" not in n and "1024 columns" in n for n in wide.notes)
+    header_only = detect_layout(rows(["Name", "Email", "Amount"]))
+    assert header_only.tables == [] and header_only.notes
+    repeated = detect_layout(rows(*[["Name", "Email", "Amount"] for _ in range(1000)]))
+    assert len(repeated.tables) <= 1
+
+
+def test_layout_scanner_streams_past_its_window_and_records_reasons_not_values():
+    scanner = LayoutScanner("s1", window=50)
+    scanner.feed(1, ["Staff list"])
+    scanner.feed(2, ["Name", "Amount"])
+    for r in range(3, 1003):
+        scanner.feed(r, [f"person {r}", r * 1.5])
+    scanner.feed(1004, ["Total", 1.0])
+    scanner.feed(1006, ["Source: payroll export"])
+    result = scanner.finish()
+    assert len(result.tables) == 1
+    table = result.tables[0]
+    assert [r for r, _ in table.header_rows] == [2] and table.first_data_row == 3 and table.last_data_row == 1002
+    assert table.data_row_count == 1000
+    text = repr(result.row_classification)
+    assert "person" not in text and "payroll" not in text and "Staff" not in text
+    assert {e["label"] for e in result.row_classification} >= {"title", "header", "data"}
