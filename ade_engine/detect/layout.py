@@ -269,7 +269,8 @@ class _Segmenter:
             if self.datalike[k] and not (line.single and line.is_note()):
                 if self.gap(k) and cols and not (set(line.cols) & cols):
                     break  # after blank lines, values in other columns: another block
-                if k + 1 < n and self.datalike[k + 1] and self.header_over_body(k):
+                if (line.kinds != lines[k - 1].kinds and k + 1 < n and self.datalike[k + 1]
+                        and self.header_over_body(k)):  # a row shaped like the one above is not a header
                     break  # the next table's header
                 last = k
                 cols.update(line.cols)
