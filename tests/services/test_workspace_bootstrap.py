@@ -12,6 +12,7 @@ import pytest
 from ade_engine.services import configs
 from ade_engine.services.workspace import DATA_SUBDIRS, open_workspace
 from ade_engine.settings import isolated_settings
+from ade_engine.store import migrate
 
 
 def _tree(root: Path) -> dict[str, tuple[int, int, int]]:
@@ -39,7 +40,7 @@ def _rows(db: Path) -> dict[str, list[tuple]]:
 def test_first_start_builds_tree_imports_samples_and_activates_one(settings):
     with open_workspace(settings) as ws:
         report = ws.report
-        assert report.first_start and report.migrated_to == "0001"
+        assert report.first_start and report.migrated_to == migrate.HEAD
         assert sorted(report.imported) == ["prices", "stock"] and report.problems == []
         listed = {c.config_id: c for c in configs.list_configs(ws)}
         assert set(listed) == {"prices", "stock"}
