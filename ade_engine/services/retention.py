@@ -34,7 +34,9 @@ ENV_IDLE_DAYS = 30
 GIB = 1024 ** 3
 # (folder under the data dir, glob) of work areas that a finished operation renames away or deletes itself.
 STAGING_PATTERNS = (("configs", "*/.staging-*"), ("documents", ".incoming-*"), ("envs", ".prepare-*"),
-                    ("runtime", ".build-*"))
+                    ("runtime", ".build-*"), ("configs", "*/.gc-*"), ("documents", ".gc-*"), ("envs", ".gc-*"),
+                    ("runtime", ".gc-*"))
+GC_PREFIX = ".gc-"  # a leftover is renamed to this first: once renamed it is ours, whoever else looks at it
 STAGING_MIN_AGE = timedelta(hours=1)
 
 
@@ -209,10 +211,15 @@ def collect_staging(data_dir: Path, *, dry_run: bool = False, now: datetime | No
                 size = tree_size(path) if path.is_dir() and not path.is_symlink() else os.lstat(path).st_size
             except FileNotFoundError:  # finished (renamed or removed) while we looked
                 continue
-            found.append(GcItem(str(path.relative_to(data_dir)), "staging", size, str(path)))
             if not dry_run:
+                # Renamed before it is emptied: were an import or a build to finish right now, its rename of
+                # the same folder and ours cannot both succeed, so nothing it put in place is deleted.
+                mine = path if path.name.startswith(GC_PREFIX) else path.with_name(GC_PREFIX + path.name)
                 try:
-                    _rmtree(path)
+                    if mine != path:
+                        os.rename(path, mine)
+                    _rmtree(mine)
                 except FileNotFoundError:
                     continue
+            found.append(GcItem(str(path.relative_to(data_dir)), "staging", size, str(path)))
     return found
