@@ -66,11 +66,17 @@ CHECKS: dict[str, str | tuple[str, ...]] = {
         "tests/test_bootstrap.py::test_lifeline_ends_the_job_when_the_parent_dies",
     ),
     "test_stale_worker_cannot_finalize": "tests/security/test_queue_faults.py::test_stale_worker_cannot_finalize",
-    # partial: 2 worker processes and 200 rows on SQLite (the check asks N workers, 300 jobs, PostgreSQL too)
-    "test_concurrent_claim_no_duplicates":
+    "test_reaper_does_not_kill_recycled_pid": "tests/security/test_queue_faults.py::test_reaper_does_not_kill_recycled_pid",
+    # partial: SQLite only (4 worker processes, 300 jobs); no PostgreSQL server to run it against here
+    "test_concurrent_claim_no_duplicates": (
+        "tests/security/test_queue_faults.py::test_concurrent_claim_no_duplicates",
         "tests/jobs/test_job_claims.py::test_two_worker_processes_claim_200_jobs_without_duplicates",
+    ),
+    "test_sqlite_write_path_uses_begin_immediate":
+        "tests/security/test_queue_faults.py::test_sqlite_write_path_uses_begin_immediate",
     "test_db_busy_beyond_timeout_is_reported":
         "tests/security/test_queue_faults.py::test_db_busy_beyond_timeout_is_reported",
+    "test_sigkill_during_db_transaction": "tests/security/test_queue_faults.py::test_sigkill_during_db_transaction",
     "test_timeout_kills_group": (
         "tests/test_launcher.py::test_wall_clock_timeout_terminates_the_group",
         "tests/jobs/test_job_cancel_crash.py::test_timeout_kills_a_job_that_ignores_sigterm",
@@ -151,9 +157,6 @@ CHECKS: dict[str, str | tuple[str, ...]] = {
 
 # check name -> what is missing. A check leaves this table when its test exists (and is named in CHECKS).
 NOT_YET: dict[str, str] = {
-    "test_reaper_does_not_kill_recycled_pid": "no test gives the recorded pid to an unrelated process",
-    "test_sqlite_write_path_uses_begin_immediate": "no test commits a concurrent writer between our read and write",
-    "test_sigkill_during_db_transaction": "no test kills a writer mid-transaction and runs integrity_check",
     "test_fork_bomb_bounded": "no test forks past a process limit",
 }
 

@@ -7,6 +7,8 @@
 - A stale worker (SIGSTOPped past its lease, reaped, then SIGCONTed) cannot finalize: the job keeps the
   reaper's outcome and gets no second terminal event.
 - `ade worker --concurrency 999` is refused; `ade gc` removes what killed imports left behind.
+- Checks 4, 5, 6 and 8: a recycled pid is never killed, N workers claim 300 jobs once each, read-then-write
+  transactions take the write lock first, a writer killed mid-transaction leaves nothing behind.
 
 Workers here run the real bootstrap with a stand-in pipeline (tests/jobs/jobworld.py) so the tests are about
 the queue, not about reading spreadsheets.
@@ -361,3 +363,198 @@ def test_gc_removes_what_killed_imports_left_behind(ws, data_dir):
     assert not any(p.exists() for p in leftovers)
     assert (fresh / "columns" / "a.py").exists()
     assert configs.active_version(ws).config_id == "prices"  # the real package next to it is untouched
+
+
+# ----------------------------------------------------------------------------------------- checks 4, 5, 6, 8
+def test_reaper_does_not_kill_recycled_pid(ws, inputs, tmp_path):
+    """Check 4: the pid recorded for an expired job now belongs to unrelated processes (one even sits in the
+    job's folder, one carries the bootstrap's name in its command line) → both untouched; the job is still
+    failed `interrupted`."""
+    import socket
+
+    job = jobs.submit_job(ws, inputs("ok")).job
+    dead_worker = f"{socket.gethostname()}:1:dead00"  # a worker of this machine that is gone
+    claimed = queue.claim(ws, dead_worker, 2)
+    assert claimed.job_id == job.job_id
+    in_job_dir = subprocess.Popen(["sleep", "300"], cwd=job.job_dir, start_new_session=True)
+    named_like = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)",
+                                   "ade_engine.runtime.bootstrap"], cwd=tmp_path, start_new_session=True)
+    try:
+        # The first job's recorded pid is now a process that carries the bootstrap's name elsewhere.
+        with ws.sessions.begin() as s:
+            s.execute(update(Job).where(Job.job_id == job.job_id, Job.status == "running").values(
+                worker_pid=named_like.pid, worker_pgid=named_like.pid,
+                lease_expires_at=utcnow() - timedelta(seconds=1)))
+        assert recover_expired(ws) == [job.job_id]
+        assert in_job_dir.poll() is None and named_like.poll() is None
+        done = jobs.get_job(ws, job.job_id)
+        assert (done.status, done.error_code) == ("failed", "interrupted")
+        # The second job's recorded pid is now a process sitting in that job's folder.
+        second = jobs.submit_job(ws, inputs("ok")).job
+        queue.claim(ws, dead_worker, 2)
+        with ws.sessions.begin() as s:
+            s.execute(update(Job).where(Job.job_id == second.job_id).values(
+                worker_pid=in_job_dir.pid, worker_pgid=in_job_dir.pid, lease_expires_at=utcnow() - timedelta(seconds=1)))
+        assert recover_expired(ws) == [second.job_id]
+        assert in_job_dir.poll() is None and named_like.poll() is None
+        assert jobs.get_job(ws, second.job_id).error_code == "interrupted"
+    finally:
+        for proc in (in_job_dir, named_like):
+            proc.kill()
+            proc.wait(10)
+
+
+CLAIMER = r'''
+import json, sys
+from ade_engine.jobs import queue
+from ade_engine.services.workspace import open_workspace
+from ade_engine.settings import load_settings
+
+ws = open_workspace(load_settings())
+wid = queue.new_worker_id()
+got = []
+print("ready", flush=True)
+sys.stdin.readline()  # all start claiming together
+while (job := queue.claim(ws, wid, 30)) is not None:
+    got.append(job.job_id)
+print(json.dumps(got), flush=True)
+'''
+
+
+def _queue_rows(ws, n: int) -> list[str]:
+    import ulid
+
+    ids = []
+    with ws.sessions.begin() as s:
+        for i in range(n):
+            jid = ulid.new().str
+            ids.append(jid)
+            s.add(Job(job_id=jid, workspace_id=ws.workspace_id, config_id="prices", config_version_id="v",
+                      content_hash="h", status="queued", attempt=1, queued_at=utcnow(), trace_id=f"t{i}",
+                      sandbox_missing=[], pinned=False))
+    return ids
+
+
+def test_concurrent_claim_no_duplicates(ws, data_dir):
+    """Check 5: N worker processes and 300 queued jobs on SQLite → every job claimed exactly once.
+    (PostgreSQL: not run here — no server in this environment; the claim uses FOR UPDATE SKIP LOCKED there.)"""
+    ids = _queue_rows(ws, 300)
+    procs = [subprocess.Popen([sys.executable, "-c", CLAIMER], env=settings_env(data_dir), cwd=REPO_ROOT,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready", p.stderr.read()
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    claimed: list[str] = []
+    for p in procs:
+        out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err
+        claimed += json.loads(out)
+    assert len(claimed) == len(set(claimed)) == 300 and set(claimed) == set(ids)
+    with ws.sessions() as s:
+        assert {r.status for r in s.query(Job).all()} == {"running"}
+
+
+def _commit_elsewhere_after_first_read(ws, writer_sql: str):
+    """Arrange that another connection tries to commit `writer_sql` right after our transaction's first read.
+
+    Our transaction holds the write lock from BEGIN IMMEDIATE, so that writer waits for us; a deferred one would
+    let it commit in between and then fail its own write at once with "database is locked" (SQLITE_BUSY_SNAPSHOT)."""
+    import sqlite3
+    import threading
+
+    from sqlalchemy import event
+
+    state = {"armed": True, "thread": None, "error": None}
+    path = str(ws.settings.data_dir / "ade.sqlite")
+
+    def write() -> None:
+        try:
+            con = sqlite3.connect(path, isolation_level=None, timeout=30)
+            con.execute("BEGIN IMMEDIATE")
+            con.execute(writer_sql)
+            con.execute("COMMIT")
+            con.close()
+        except Exception as exc:  # reported by the test
+            state["error"] = exc
+
+    def after(conn, cursor, statement, *_):
+        if state["armed"] and statement.lstrip().upper().startswith("SELECT"):
+            state["armed"] = False
+            t = threading.Thread(target=write)
+            t.start()
+            state["thread"] = t
+            t.join(0.5)  # long enough for a writer that is not blocked to commit
+
+    event.listen(ws.engine, "after_cursor_execute", after)
+    return state, lambda: event.remove(ws.engine, "after_cursor_execute", after)
+
+
+@pytest.mark.parametrize("operation", ["cancel", "pin", "claim"])
+def test_sqlite_write_path_uses_begin_immediate(ws, inputs, operation):
+    """Check 6: a concurrent writer commits between our read and our write → no `database is locked`
+    (observed: deferred transactions failed at 0.000 s)."""
+    job = jobs.submit_job(ws, inputs("ok")).job
+    other = jobs.submit_job(ws, inputs("ok")).job
+    bump = f"UPDATE jobs SET pinned = 1 WHERE job_id = '{other.job_id}'"
+    state, disarm = _commit_elsewhere_after_first_read(ws, bump)
+    try:
+        if operation == "cancel":
+            assert jobs.cancel_job(ws, job.job_id).status == "cancelled"
+        elif operation == "pin":
+            assert jobs.pin_job(ws, job.job_id).pinned
+        else:
+            assert queue.claim(ws, "host:1:abc", 30).job_id == job.job_id
+    finally:
+        disarm()
+        if state["thread"] is not None:
+            state["thread"].join(30)
+    assert state["thread"] is not None and state["error"] is None
+    assert jobs.get_job(ws, other.job_id).pinned  # the other writer's commit went in too, after ours
+
+
+KILLED_WRITER = r'''
+import sys
+from ade_engine.jobs.queue import write_transaction
+from ade_engine.services.workspace import open_workspace
+from ade_engine.settings import load_settings
+from ade_engine.store.models import Job, utcnow
+
+ws = open_workspace(load_settings())
+with write_transaction(ws) as s:
+    for i in range(500):
+        s.add(Job(job_id=f"KILLED{i:020d}", workspace_id=ws.workspace_id, config_id="prices",
+                  config_version_id="v", content_hash="h", status="queued", attempt=1, queued_at=utcnow(),
+                  trace_id=f"k{i}", sandbox_missing=[], pinned=False))
+        if i == 250:
+            s.flush()  # half the rows are written into the transaction (the WAL), not committed
+            print("mid", flush=True)
+            sys.stdin.readline()  # killed here
+'''
+
+
+def test_sigkill_during_db_transaction(ws, inputs, data_dir):
+    """Check 8: a writer killed mid-transaction → integrity_check ok, none of its rows, and the next writer
+    proceeds at once (a busy timeout of 0.1 s would fail it with database_busy otherwise)."""
+    import sqlite3
+
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER], env=settings_env(data_dir), cwd=REPO_ROOT,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "mid", writer.stderr.read()
+    finally:
+        writer.kill()
+        writer.wait(30)
+    con = sqlite3.connect(data_dir / "ade.sqlite")
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("SELECT count(*) FROM jobs WHERE job_id LIKE 'KILLED%'").fetchone()[0] == 0
+    finally:
+        con.close()
+    quick = ws.settings.model_copy(update={"database_busy_timeout_seconds": 0.1})
+    with open_workspace(quick) as again:
+        submitted = jobs.submit_job(again, inputs("ok")).job
+        assert submitted.status == "queued"
+        assert queue.claim(again, "host:1:next", 30).job_id == submitted.job_id
