@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     safe_mode: bool = False
     wheelhouse: Path | None = None
     pip_cache_dir: Path | None = None
+    # Not in jobs.md §11: let prepare build source distributions (runs their build code, sandboxed). Unsafe.
+    prepare_allow_sdist: bool = False
     secrets_keyring: Path | None = None
     secrets_key: SecretStr | None = None
     job_retention_days: int = Field(30, ge=0, le=36_500)

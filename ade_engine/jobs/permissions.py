@@ -18,6 +18,12 @@ job's process group is gone (`reclaim`), the job dir is ADE's again, 0700, befor
 from then on nothing of the job account can change a name in it. `inspect` then looks for entries the job
 swapped (links, hard links, replaced folders), and the parent only ever opens job-dir files through
 `ade_engine.runtime.jobfiles` (no link is followed, no hard-linked file is written).
+
+Prepare work dir (`envs/.prepare-*`). ADE's and 0700; while pip runs as the job account (`hand_over_prepare`)
+the folder and all in it are that account's, its only writable place. When pip's process group is gone
+(`reclaim_prepare`) it is ADE's again before the parent reads or writes anything in it, and any link, hard
+link or special file in it (an install never makes one) is reported; the prepared environment is then
+opened for jobs read-only (`open_for_jobs`).
 """
 
 from __future__ import annotations
@@ -215,3 +221,40 @@ def inspect(job_dir: str | os.PathLike[str], record: Handover | None) -> list[st
             if target != record.vendor_target:
                 found.append("vendor (ADE's link to the prepared environment) was replaced by the job")
     return found
+
+
+# ------------------------------------------------------------------------------------ prepare work dir
+def hand_over_prepare(work: str | os.PathLike[str], user: str) -> None:
+    """Give the prepare work dir (and all in it) to `user`, 0700: pip installs there as that account. envs/
+    stays ADE's (0711), so the account reaches this folder by name and nothing else of envs/."""
+    import pwd
+
+    pw = pwd.getpwnam(user)
+    _chown_tree(Path(work), pw.pw_uid, pw.pw_gid)
+    os.chmod(work, PRIVATE)
+
+
+def reclaim_prepare(work: str | os.PathLike[str]) -> list[str]:
+    """After pip's process group is gone: the work dir is ADE's again (0700; a no-op when pip ran as ADE's own
+    account), then every entry that is not a plain file or folder — a symbolic or hard link, a FIFO, a
+    socket, a device — one sentence each ("vendor/x is a symbolic link to /etc/shadow"). Call before reading
+    or writing anything in it."""
+    work = Path(work)
+    reclaim(work)
+    found: list[str] = []
+
+    def on_file(dir_fd: int, name: str, st: os.stat_result) -> None:
+        if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+            return
+        try:
+            path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), name)
+        except OSError:  # no /proc: the name alone
+            path = str(work / name)
+        why = describe(path) or "not a plain file"
+        found.append(f"{os.path.relpath(path, work)} is {why}")
+
+    try:
+        walk_tree(work, on_file, lambda _parent_fd, _name, _fd: None)
+    except OSError as exc:
+        found.append(f"the folder could not be checked ({exc.strerror or exc})")
+    return found[:20]

@@ -210,9 +210,10 @@ def run_job(
         emit("prepare", {"deps_hash": deps, "phase": "done"}, int((time.monotonic() - t0) * 1000))
         if vendor is not None:
             link_vendor(job_dir, Path(vendor))
-            from ade_engine.jobs.prepare import resolved_dependencies
+            from ade_engine.jobs.prepare import prepare_record, resolved_dependencies
 
             request["dependencies"] = resolved_dependencies(vendor)  # artifact.environment.dependencies
+            request["prepare"] = prepare_record(vendor)  # artifact.environment.prepare: how pip ran
 
     # 3. secrets (decrypted in the parent, sent over stdin only)
     secrets: dict[str, str] = {}

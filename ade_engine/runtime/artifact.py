@@ -125,10 +125,24 @@ class Engine(_Model):
     sandbox: Sandbox
 
 
-class Environment(_Model):
+class Prepare(_Model):
+    """How `requirements.txt` was installed (jobs.md §5.1; docs/security.md "Preparing dependencies")."""
+
+    account: str  # the account pip ran as
+    sandbox_level: Literal["strict", "standard", "basic", "reduced"]
+    sandbox_missing: list[str] = Field(default_factory=list)
+    network: Literal["index", "none"]  # "none": offline from ADE_WHEELHOUSE
+    wheels_only: bool  # False only with ADE_PREPARE_ALLOW_SDIST
+
+
+class Environment(_Sparse):
+    _optional = frozenset({"prepare"})
+
     python_version: str
     platform: str
     dependencies: list[str] = Field(default_factory=list)
+    # Omitted without requirements.txt (and for an environment prepared before this was recorded).
+    prepare: Prepare | None = None
 
 
 # ----------------------------------------------------------------------------- 3.6 rules

@@ -275,7 +275,7 @@ class _Job:
                                    "network": network}},
             "environment": {"python_version": platform.python_version(),
                             "platform": f"{sys.platform}-{platform.machine() or 'unknown'}",
-                            "dependencies": self._dependencies()},
+                            "dependencies": self._dependencies(), "prepare": req.get("prepare")},
             "rules": {}, "sheets": [], "output": None, "summary": None, "pass_history": [], "annotations": [],
             "rule_errors": [], "warnings": [dict(w) for w in req.get("warnings") or []], "error": None,
         }
