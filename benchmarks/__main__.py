@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--rows 10000,100000] [--quick] [--config DIR] [--out bench-out] [--no-readers]`."""
+"""`python -m benchmarks [--rows 10000,100000] [--quick] [--config DIR] [--template DIR] [--out bench-out] [--no-readers]`."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ from pathlib import Path
 from benchmarks.engine import REPO, Measure, measure_engine, measure_floor, measure_reader
 from benchmarks.generate import generate
 
+TEMPLATE = "ade_engine/packages/templates/default"
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     ap.add_argument("--rows", default="10000,100000", help="comma-separated row counts (default 10000,100000)")
     ap.add_argument("--quick", action="store_true", help="one small run of 2000 rows")
     ap.add_argument("--config", default="sample_configs/member_roster", help="config package for `ade run`")
+    ap.add_argument("--template", default=TEMPLATE,
+                    help="a second package run on the same input (default: the `ade config init` template, whose "
+                         "structure detection is the engine's library); '' to skip")
     ap.add_argument("--out", default="bench-out", help="directory for inputs and engine.json")
     ap.add_argument("--no-readers", action="store_true", help="skip the calamine vs openpyxl reader comparison")
     ap.add_argument("--reader-max-rows", type=int, default=100_000,
@@ -51,12 +56,15 @@ def main(argv: list[str] | None = None) -> int:
         # The machines are shared: a neighbour can slow one run by a fifth. Floor and engine alternate, and
         # the fastest run of each is what the code costs (the same rule as `timeit`); every sample is kept.
         repeat = max(1, args.repeat) if rows <= args.repeat_max_rows else 1
-        floors, engines = [], []
+        floors, engines, templates = [], [], []
         for _ in range(repeat):
             floors.append(measure_floor(src, rows, out))
             engines.append(measure_engine(src, rows, out, config))
+            if args.template:
+                templates.append(measure_engine(src, rows, out, _repo_path(args.template)))
+                templates[-1].name = "engine:template"
         floor, engine = _fastest(floors), _fastest(engines)
-        runs: list[Measure] = [floor, engine]
+        runs: list[Measure] = [floor, engine] + ([_fastest(templates)] if templates else [])
         if not args.no_readers and rows <= args.reader_max_rows:
             runs += [measure_reader("calamine", src, rows), measure_reader("openpyxl", src, rows)]
         for m in runs:
@@ -82,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks import tui
     tui.main(out)  # workstation start-up and live validation delay
     return 0
+
+
+def _repo_path(p: str) -> Path:
+    return Path(p) if Path(p).is_absolute() else REPO / p
 
 
 def _fastest(samples: list[Measure]) -> Measure:

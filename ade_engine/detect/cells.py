@@ -34,6 +34,8 @@ _DATE = re.compile(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d
                    re.IGNORECASE)
 _CODE = re.compile(r"^(?=.*\d)[A-Za-z0-9][A-Za-z0-9._/#:+-]{0,23}$")
 _DIGIT = re.compile(r"\d")
+_NUM_START = frozenset("0123456789-+.")
+_CENTURIES = frozenset({"18", "19", "20"})
 _CACHE_LIMIT = 100_000
 _kinds: dict[str, int] = {}
 
@@ -60,6 +62,21 @@ def _text_kind(t: str) -> int:
     low = t.lower()
     if low in NULL_TOKENS:
         return NULL
+    c0 = t[0]
+    if c0 in _NUM_START and len(t) <= 40 and "_" not in t:
+        # the common case of a CSV body: a plain number that float() reads (no regex); "1e5", "inf", "nan"
+        # and "1_000" take the slow path below
+        try:
+            v = float(t)
+        except ValueError:
+            pass
+        else:
+            if "e" not in low and "n" not in low:
+                if v.is_integer() and YEAR_MIN <= v <= YEAR_MAX and t.replace(".0", "").isdigit():
+                    return YEAR
+                if t[:2] not in _CENTURIES or not _YEARISH.match(t):  # "20131": 2013, note 1
+                    return NUMBER
+                return YEAR
     if not _DIGIT.search(t):
         return TEXT
     if len(t) <= 40:
@@ -77,8 +94,7 @@ def _text_kind(t: str) -> int:
             return DATE
         if " " not in t and _CODE.match(t):
             # a code ("A2712242R", "M-10023"), unless it is a word with a footnote digit ("Uncontested2")
-            letters = sum(ch.isalpha() for ch in t)
-            if letters >= 3 and t.replace(" ", "").rstrip("0123456789*)(,").isalpha():
+            if t.replace(" ", "").rstrip("0123456789*)(,").isalpha() and sum(ch.isalpha() for ch in t) >= 3:
                 return TEXT
             return CODE
     return TEXT

@@ -22,6 +22,7 @@ _TRAIL_DIGIT = re.compile(r"(?<=[a-z])\d{1,2}$")  # "Uncontested2", "Percent dis
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _BREAKS = str.maketrans({c: " " for c in "_.-:*/\\()[]{},;|'\"!?"} | {"#": " # ", "&": " and ", "%": " percent "})
 _EMAIL = re.compile(r"\be mail\b")
+_NO_DIGITS = str.maketrans("", "", "0123456789")
 ABBREVIATIONS = {
     "#": "number", "no": "number", "num": "number", "nbr": "number", "qty": "quantity", "amt": "amount",
     "dt": "date", "emp": "employee", "ee": "employee", "identifier": "id", "tel": "telephone",
@@ -108,3 +109,52 @@ def match_header(header: object, names: Iterable[str]) -> float:
         if best == 1.0:
             break
     return best
+
+
+class LabelMatcher:
+    """Does a cell name one of a set of labels (equal keys or a one-letter typo, as `match_header` >= 0.9)?
+
+    Built once for a list of names (a manifest's labels and synonyms) for detectors that look at every cell of
+    every row: the names' keys are computed once and grouped by word count (a typo never changes it), a
+    text's verdict is remembered in a bounded dict, and texts longer than `max_len` are never labels. A data
+    cell costs one dict lookup when seen before, else one `header_key` and a few word comparisons."""
+
+    def __init__(self, names: Iterable[str], *, max_len: int = 60, cache_limit: int = 50_000):
+        self.keys: set[str] = set()
+        self.by_words: dict[int, list[list[str]]] = {}
+        for name in names:
+            key = header_key(name)
+            if key and key not in self.keys:
+                self.keys.add(key)
+                self.by_words.setdefault(key.count(" ") + 1, []).append(key.split())
+        self.digits = any(ch.isdigit() for key in self.keys for ch in key)
+        self.max_len = max_len
+        self.cache_limit = cache_limit
+        self._seen: dict[str, bool] = {}
+
+    def __call__(self, text: object) -> bool:
+        if text.__class__ is not str:
+            return False
+        hit = self._seen.get(text)  # type: ignore[arg-type]
+        if hit is None:
+            hit = self._match(text)  # type: ignore[arg-type]
+            if len(self._seen) >= self.cache_limit:
+                self._seen.clear()
+            self._seen[text] = hit  # type: ignore[index]
+        return hit
+
+    def _match(self, text: str) -> bool:
+        if len(text) > self.max_len:
+            return False
+        if not self.digits and (len(text) - len(text.translate(_NO_DIGITS))) * 2 > len(text):
+            return False  # mostly digits (an id, a phone number, an amount): no label of these names
+        key = header_key.__wrapped__(text)  # uncached: most texts seen here are values, met once
+        if not key:
+            return False
+        if key in self.keys:
+            return True
+        words = key.split()
+        for cand in self.by_words.get(len(words), ()):
+            if all(word_match(x, y) for x, y in zip(words, cand)):
+                return True
+        return False

@@ -235,7 +235,7 @@ class _Segmenter:
                 k = g
         while k >= floor and len(header) < self.max_header:
             line = lines[k]
-            if self.datalike[k]:
+            if self.datalike[k] and not (self.headerlike[k] and header):
                 break
             if line.is_note() and not self.headerlike[k] or line.is_page_mark() or line.is_label_value():
                 break
@@ -264,14 +264,18 @@ class _Segmenter:
         width = lines[fdl].filled
         last = fdl
         k = fdl + 1
+        profile = _Profile()
+        profile.add(lines[fdl])
         while k < n:
             line = lines[k]
             if self.datalike[k] and not (line.single and line.is_note()):
                 if self.gap(k) and cols and not (set(line.cols) & cols):
                     break  # after blank lines, values in other columns: another block
+                # a row shaped like the one above, or like the body so far, is not a header
                 if (line.kinds != lines[k - 1].kinds and k + 1 < n and self.datalike[k + 1]
-                        and self.header_over_body(k)):  # a row shaped like the one above is not a header
+                        and profile.breaks(line) and self.header_over_body(k)):
                     break  # the next table's header
+                profile.add(line)
                 last = k
                 cols.update(line.cols)
                 k += 1
@@ -346,6 +350,45 @@ class _Segmenter:
     def record_rest(self, floor: int) -> None:
         for k in range(floor, len(self.lines)):
             self.record_outside(k, above=not self.layout.tables)
+
+
+class _Profile:
+    """A body's running column profile: where its first `settle` rows hold numbers. Once a body has that many
+    rows it is established: a line that has text where the body mostly has numbers, in two columns or more,
+    breaks the shape and may be the next table's header; the others are not tested for that. Shorter bodies test
+    every line. The profile is fixed after `settle` rows, so a long body costs one look at each line's cells."""
+
+    __slots__ = ("numeric", "seen", "rows", "settle")
+
+    def __init__(self, settle: int = 32):
+        self.numeric: dict[int, int] = {}
+        self.seen: dict[int, int] = {}
+        self.rows = 0
+        self.settle = settle
+
+    def add(self, line: Line) -> None:
+        if self.rows >= self.settle:
+            return
+        self.rows += 1
+        kinds, numeric, seen = line.kinds, self.numeric, self.seen
+        for c in line.cols:
+            seen[c] = seen.get(c, 0) + 1
+            if kinds[c] == NUMBER or kinds[c] == NULL:
+                numeric[c] = numeric.get(c, 0) + 1
+
+    def breaks(self, line: Line) -> bool:
+        """Whether `line` must be tested as a header: always until the body is established."""
+        if self.rows < self.settle:
+            return True
+        kinds, numeric, seen = line.kinds, self.numeric, self.seen
+        n = 0
+        for c in line.cols:
+            k = kinds[c]
+            if k != NUMBER and k != NULL and numeric.get(c, 0) * 2 > seen.get(c, 0):
+                n += 1
+                if n >= 2:
+                    return True
+        return False
 
 
 def _counts_up(values: list[Any]) -> bool:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-from ade_engine.detect.cells import CODE, DATE, EMPTY, NULL, NUMBER, TEXT, YEAR, kind
+from ade_engine.detect.cells import (
+    CODE, DATE, EMPTY, NULL, NUMBER, TEXT, VALUE_KINDS, YEAR, YEAR_MAX, YEAR_MIN, kind,
+)
 
 # Role names used in decisions (and in the artifact)
 TITLE, METADATA, HEADER, DATA, GROUP, TOTAL, NOTE, FURNITURE, BLANK = (
@@ -109,6 +111,51 @@ class Line:
             head, _, tail = t.partition(":")
             return 0 < len(head) <= 30 and bool(tail.strip()) and not tail.strip().startswith("//")
         return t.endswith(":")
+
+
+def body_row(cells: Sequence[Any]) -> bool | None:
+    """Cheap test for a row streaming past an open table: True when `Line(row, cells)` would be data-like and
+    not a total, None when only the full `Line` can tell. Numbers and dates are recognised by their Python type
+    before any text is looked at, and the scan stops at the first value cell, so a body row of a workbook costs
+    no regex (texts hit the `kind` cache)."""
+    filled = len(cells) - cells.count(None)
+    if filled < 2:
+        return None
+    first = None
+    found = False
+    for v in cells:
+        if v is None:
+            continue
+        if first is None:
+            first = v
+        cls = v.__class__
+        if (cls is float and not (v.is_integer() and YEAR_MIN <= v <= YEAR_MAX)
+                or cls is int and not YEAR_MIN <= v <= YEAR_MAX):
+            found = True
+            break
+    if not found:
+        for v in cells:
+            if v is not None and kind(v) in VALUE_KINDS:
+                found = True
+                break
+        if not found:
+            return None  # a text row, or years beside one label: the full rules decide
+    if first.__class__ is str and _total_text(first):
+        return False
+    return True
+
+
+_totals: dict[str, bool] = {}
+
+
+def _total_text(text: str) -> bool:
+    hit = _totals.get(text)
+    if hit is None:
+        hit = bool(TOTAL_WORD.search(text.strip()[:40]))
+        if len(_totals) >= 50_000:
+            _totals.clear()
+        _totals[text] = hit
+    return hit
 
 
 def make_lines(rows: Sequence[tuple[int, Sequence[Any]]]) -> list[Line]:

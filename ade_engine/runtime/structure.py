@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -540,7 +541,9 @@ class RowCursor:
 
 
 # ------------------------------------------------------------------ layout "library" (ade_engine.detect)
+from ade_engine.detect.lines import Line as _Line, body_row as _body_row  # noqa: E402
 LAYOUT_WINDOW = 20_000  # rows segmented at once; past it, an open table takes value rows as they stream by
+CONTEXT_ROWS = 8  # a streamed table's last rows, segmented again with what ends the stream
 _ARTIFACT_ROLE = {"title": "preamble", "metadata": "preamble", "header": "header", "note": "trailing",
                   "furniture": "trailing", "group": "excluded", "total": "excluded", "data": "first_data"}
 
@@ -568,6 +571,8 @@ class LayoutScanner:
         self.tables: list[TablePlan] = []
         self.spans: dict[str, list[int]] = {}  # table id -> [first, last] body row (group/total rows included)
         self.open: TablePlan | None = None
+        self.recent: deque[tuple[int, list[Any]]] = deque(maxlen=CONTEXT_ROWS)  # last rows of the open table
+        self.context: tuple[TablePlan, int] | None = None  # (streamed table, its last row) ahead of the buffer
         self.notes: list[str] = []
 
     def feed(self, row_index: int, cells: list[Any]) -> None:
@@ -583,15 +588,25 @@ class LayoutScanner:
             if any(rl.scores_by_type.get(k) for k in ("data", "header")):
                 self.evidence[row_index] = rl
         if self.open is not None:
-            from ade_engine.detect.lines import Line
-
-            line = Line(row_index, cells)
-            said = rl.scores_by_type if rl is not None else {}
-            if (line.datalike or said.get("data", 0) > 0) and said.get("data", 0) >= 0 and not line.is_total():
+            said = rl.scores_by_type.get("data", 0) if rl is not None else 0
+            body = _body_row(cells)  # cheap: numbers by type, texts cached, no Line unless it cannot tell
+            if body is None:
+                line = _Line(row_index, cells)
+                body = line.datalike and not line.is_total()
+                if not body and said > 0 and not line.is_total():
+                    body = True
+            if body and said >= 0:
                 self.open.add_data_row(row_index, cells)
                 self.spans[self.open.id][1] = row_index
+                self.recent.append((row_index, cells))
                 return
-            self.open = None  # anything else ends the streamed table; segmentation starts again here
+            # Anything else ends the stream; segmentation starts again here, with the table's last rows ahead
+            # of the buffer as context, so that a total, a section row or a text record continues the table
+            # rather than opening a headerless one.
+            self.context = (self.open, self.recent[-1][0]) if self.recent else None
+            self.buffer.extend(self.recent)
+            self.recent.clear()
+            self.open = None
         self.buffer.append((row_index, cells))
         if len(self.buffer) >= self.window:
             self._segment(final=False)
@@ -617,7 +632,11 @@ class LayoutScanner:
         layout = detect_layout(rows, evidence=[package] if evidence else ())
         cells_of = dict(rows)
         decisions = layout.decisions
+        context, self.context = self.context, None
+        upto = context[1] if context is not None else 0  # rows up to here belong to the streamed table
         for d in sorted(decisions.values(), key=lambda d: d.row):
+            if d.row <= upto:
+                continue
             if d.role == "data" and d.row - 1 in decisions and decisions[d.row - 1].role in ("data", "group", "total"):
                 continue  # plain body rows are not recorded (as with the row scanner)
             rl = evidence.get(d.row)
@@ -627,10 +646,16 @@ class LayoutScanner:
                           "rule_traces": [], "reason": d.reason})
         last_row = rows[-1][0]
         for i, span in enumerate(layout.tables):
-            plan = self._new_table("raw" if span.header_rows else "synthetic", span.header_rows[0] if span.header_rows
-                                   else span.first_data_row)
-            plan.add_header_rows((r, cells_of[r]) for r in span.header_rows)
-            for r in range(span.first_data_row, span.last_data_row + 1):
+            if span.last_data_row <= upto:
+                continue  # context rows only
+            top = span.header_rows[0] if span.header_rows else span.first_data_row
+            if context is not None and top <= upto:  # starts among the context rows: the streamed table goes on
+                plan, first = context[0], upto + 1
+            else:
+                plan = self._new_table("raw" if span.header_rows else "synthetic", top)
+                plan.add_header_rows((r, cells_of[r]) for r in span.header_rows)
+                first = span.first_data_row
+            for r in range(first, span.last_data_row + 1):
                 cells = cells_of.get(r)
                 if cells is None:
                     continue
@@ -643,9 +668,13 @@ class LayoutScanner:
                 for r in range(span.first_data_row, span.last_data_row + 1):
                     if r in cells_of:
                         plan.add_data_row(r, cells_of[r])
-            self.spans[plan.id] = [span.first_data_row, span.last_data_row]
+            if plan.id in self.spans:
+                self.spans[plan.id][1] = span.last_data_row
+            else:
+                self.spans[plan.id] = [span.first_data_row, span.last_data_row]
             if not final and i == len(layout.tables) - 1 and span.last_data_row == last_row:
                 self.open = plan  # may go on past the window
+                self.recent.extend(rows[-CONTEXT_ROWS:])
         self.notes.extend(layout.notes)
         self.evidence = {}
 

@@ -106,3 +106,16 @@ def test_layout_scanner_streams_past_its_window_and_records_reasons_not_values()
     text = repr(result.row_classification)
     assert "person" not in text and "payroll" not in text and "Staff" not in text
     assert {e["label"] for e in result.row_classification} >= {"title", "header", "data"}
+
+
+def test_a_spanning_parent_row_holding_a_code_stays_in_the_header():
+    # "FY14" reads as a code (a value), but the row is mostly text over the header: its upper row
+    layout = detect_layout(rows(
+        ["Baseline request"],
+        [None, "Biennial Total", None, "FY14", None, "FY 15", None],
+        [None, "Gen Rev", "Other", "Gen Rev", "Other", "Gen Rev", "Other"],
+        ["A.1 Coordination", "44", "0", "18", "0", "30", "4"],
+        ["A.2 Loans", "0", "5", "0", "5", "0", "5"],
+        ["A.3 Grants", "22", "0", "9", "0", "16", "0"],
+    ))
+    assert spans(layout) == [([2, 3], 4, 6)]

@@ -5,30 +5,21 @@ Row detectors here add evidence: a positive "header" score makes a row header-li
 data-like, a negative score takes that away (docs/writing-detectors.md). This one says: a row where two or more
 cells name a field of the manifest (label or synonym, typos and footnote marks forgiven) is a header."""
 
-from ade_engine.detect.headers import match_header
+from ade_engine.detect.headers import LabelMatcher
 
-
-_known = {}  # cell text -> names a field (row detectors run on every row: each text is judged once)
+_matcher = None  # built once per manifest; it remembers each text's verdict (row detectors see every row)
 _manifest = None
 
 
-def _is_known(text, manifest):
-    global _manifest
-    if manifest is not _manifest or len(_known) > 50_000:
-        _known.clear()
-        _manifest = manifest
-    hit = _known.get(text)
-    if hit is None:
-        names = [[meta["label"], *meta.get("synonyms", [])] for meta in manifest["columns"]["meta"].values()]
-        hit = len(text) <= 60 and any(match_header(text, n) >= 0.9 for n in names)
-        _known[text] = hit
-    return hit
-
-
 def detect_known_labels(*, row_values_sample, manifest, **_):
+    global _matcher, _manifest
+    if manifest is not _manifest:
+        _manifest = manifest
+        _matcher = LabelMatcher(name for meta in manifest["columns"]["meta"].values()
+                                for name in (meta["label"], *meta.get("synonyms", [])))
     hits = 0
     for cell in row_values_sample:
-        if cell.__class__ is str and _is_known(cell, manifest):
+        if cell.__class__ is str and _matcher(cell):
             hits += 1
             if hits >= 2:
                 return {"scores": {"header": 0.6}}
