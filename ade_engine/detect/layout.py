@@ -20,6 +20,7 @@ Lines outside tables are titles/metadata above and notes below.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
@@ -159,6 +160,23 @@ class _Segmenter:
             same += 1
         return same >= 2
 
+    def same_shapes(self, k: int, others: Iterable[int], share: float = 2 / 3) -> bool:
+        """Most cells of line k (two thirds, at least two, texts or codes: years never) have the shape (letters, digits, spaces, punctuation
+        as runs) of a cell in the same column of `others`: a record of a text-heavy table, not a header."""
+        line = self.lines[k]
+        if line.filled < 2:
+            return False
+        seen: dict[int, set[str]] = {}
+        for j in others:
+            other = self.lines[j]
+            for c in other.cols:
+                seen.setdefault(c, set()).add(shape(other.cells[c]))
+        if not seen:
+            return False
+        kinds = line.kinds
+        hits = sum(1 for c in line.cols if kinds[c] in (TEXT, CODE) and shape(line.cells[c]) in seen.get(c, ()))
+        return hits >= 2 and hits >= line.filled * share - 1e-9
+
     def header_over_body(self, k: int) -> bool:
         """Line k holds values but is the header of the lines below: in most of its columns, text (or a year,
         or a label with a digit) sits over a column of numbers, or its numbers count 1, 2, 3… across."""
@@ -226,6 +244,17 @@ class _Segmenter:
             cols.update(lines[force_first].cols)
             k = force_first - 1
         else:
+            # text-only records just above the first data line, shaped cell for cell like the body's records
+            # and away from its number columns, open the body (a header's words have other shapes)
+            body_rows = [fdl] + [j for j in range(fdl + 1, min(fdl + 6, len(lines))) if self.datalike[j]]
+            numeric = {c for c in cols
+                       if sum(1 for j in body_rows if c < len(lines[j].kinds) and lines[j].kinds[c] in (NUMBER, NULL))
+                       * 2 > len(body_rows)}
+            while (k >= floor and self.headerlike[k] and self.gap(k + 1) == 0 and not lines[k].is_note()
+                   and not numeric.intersection(lines[k].cols)
+                   and self.same_shapes(k, body_rows, share=1.0)):
+                fdl = k
+                k -= 1
             # section rows just above the first data line open the body (when a header sits above them)
             g = k
             while g >= floor and lines[g].single and self.is_group(g) and fdl - g <= 3:
@@ -282,6 +311,11 @@ class _Segmenter:
                 continue
             if self.headerlike[k]:
                 nxt = k + 1
+                if self.gap(k) == 0 and not line.is_note() and self.same_shapes(k, range(k - 1, max(fdl, k - 6) - 1, -1)):
+                    last = k  # a record without values: its cells are shaped like the body's cells above
+                    cols.update(line.cols)
+                    k += 1
+                    continue
                 if nxt < n and (self.starts_body(nxt) or self.text_table_at(k)) and not text_table:
                     break  # the header of the next table
                 if text_table and line.filled >= max(2, width - 1) and not line.is_note() and self.gap(k) <= 1:
@@ -299,6 +333,16 @@ class _Segmenter:
                 if self.is_group(k, min(cols)):
                     last = k
                     k += 1
+                    continue
+                # one cell right of the first column, in a body column, then more such lines and a value
+                # line, all without a gap: the wrapped end of the record above (a list of codes, a long text)
+                j = k
+                while (j < n and lines[j].single and self.gap(j) == 0 and lines[j].first > min(cols)
+                       and lines[j].first in cols and not self.datalike[j] and j - k < 20):
+                    j += 1
+                if j > k and j < n and self.gap(j) == 0 and self.datalike[j] and not lines[j].single:
+                    last = j - 1
+                    k = j
                     continue
                 break
             break
@@ -389,6 +433,26 @@ class _Profile:
                 if n >= 2:
                     return True
         return False
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+_DIGITS = re.compile(r"\d+")
+_SPACES = re.compile(r"\s+")
+_shapes: dict[Any, str] = {}
+
+
+def shape(value: Any) -> str:
+    """A cell's shape: runs of letters, digits and spaces as A, D, S, punctuation kept ("AGO" and "ABW" are
+    "A", "TM.TAX.MRCH" is "A.A.A", "Country Code" is "ASA", "12.5" is "D.D"); non-text values by type."""
+    if value.__class__ is not str:
+        return "#" + value.__class__.__name__
+    hit = _shapes.get(value)
+    if hit is None:
+        hit = _SPACES.sub("S", _DIGITS.sub("D", _LETTERS.sub("A", value.strip())))
+        if len(_shapes) >= 50_000:
+            _shapes.clear()
+        _shapes[value] = hit
+    return hit
 
 
 def _counts_up(values: list[Any]) -> bool:

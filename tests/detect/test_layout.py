@@ -119,3 +119,31 @@ def test_a_spanning_parent_row_holding_a_code_stays_in_the_header():
         ["A.3 Grants", "22", "0", "9", "0", "16", "0"],
     ))
     assert spans(layout) == [([2, 3], 4, 6)]
+
+
+def test_text_only_records_inside_a_body_do_not_split_the_table():
+    # records of a text-heavy table: some rows carry a value, the others only texts shaped like the body's
+    body = []
+    for i in range(12):
+        code = f"C{chr(65 + i)}X"
+        body.append([f"Country {chr(65 + i)}", code, "Tariff rate, all products", "TM.TAX.MRCH"]
+                    + ([f"{i}.5", f"{i}.7"] if i % 3 != 2 else []))
+    layout = detect_layout(rows(["Country Name", "Country Code", "Indicator Name", "Indicator Code", "1960",
+                                 "1961"], *body))
+    assert spans(layout) == [([1], 2, 13)]
+
+
+def test_one_cell_lines_wrapping_a_record_stay_in_the_body():
+    layout = detect_layout(rows(
+        ["Start", "End", "Length", "Description", "Values"],
+        ["1", "11", "11", "Name", "alpha"],
+        ["12", "12", "1", "Gender", "F=Female"],
+        [None, None, None, None, "M=Male"],
+        [None, None, None, None, "X=Other"],
+        [None, None, None, None, "U=Unknown"],
+        [None, None, None, None, "N=Not stated"],
+        [None, None, None, None, "blank=unknown"],
+        ["13", "14", "2", "Grade", "numeric"],
+        ["15", "20", "6", "filler", "blank"],
+    ))
+    assert spans(layout) == [([1], 2, 10)]
