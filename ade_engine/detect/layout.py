@@ -269,6 +269,9 @@ class _Segmenter:
             if line.is_note() and not self.headerlike[k] or line.is_page_mark() or line.is_label_value():
                 break
             if self.headerlike[k]:
+                if header and line.filled == 2 and line.first <= table_first and \
+                        max(len(line.text(c)) for c in line.cols) > 40:
+                    break  # two leading cells, one a sentence ("BT" | "Base: all respondents…"): context
                 outside = sum(1 for c in line.cols if c not in cols)
                 if header and outside * 2 > line.filled:
                     break

@@ -147,3 +147,16 @@ def test_one_cell_lines_wrapping_a_record_stay_in_the_body():
         ["15", "20", "6", "filler", "blank"],
     ))
     assert spans(layout) == [([1], 2, 10)]
+
+
+def test_two_leading_cells_with_a_sentence_above_a_header_are_context():
+    layout = detect_layout(rows(
+        ["VT", "B12. Profile of the people questioned"],
+        ["BT", "Base: all respondents who answered the question on training"],
+        ["COL1", None, None, "Framework", None, None],
+        ["COL", None, "Total", "Health", "Retail", "Other"],
+        ["UNR", "Unweighted row", "251", "45", "91", "8"],
+        ["PTR", "Total", "2656", "454", "617", "43"],
+        ["PRC", "Recruited", "1897", "277", "530", "40"],
+    ))
+    assert spans(layout) == [([3, 4], 5, 7)]
