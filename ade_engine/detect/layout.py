@@ -259,7 +259,7 @@ class _Segmenter:
             g = k
             while g >= floor and lines[g].single and self.is_group(g) and fdl - g <= 3:
                 g -= 1
-            if g < fdl - 1 and g >= floor and self.headerlike[g] and self.gap(g + 1) <= 1:
+            if g < fdl - 1 and g >= floor and self.headerlike[g] and self.gap(g + 1) <= 3:
                 fdl = g + 1
                 k = g
         while k >= floor and len(header) < self.max_header:
@@ -279,7 +279,9 @@ class _Segmenter:
                     break  # cells beside the body only: a side note, not its header
             elif line.single:
                 c = line.first
-                if c <= table_first or c > max(cols) or line.is_note():
+                if c > max(cols) or line.is_note():
+                    break
+                if c <= table_first and not self.stub_header(k, header, table_first, floor):
                     break  # a title or note in the first column
             else:
                 break
@@ -288,6 +290,18 @@ class _Segmenter:
             k -= 1
         header.reverse()
         return header, fdl
+
+    def stub_header(self, k: int, header: list[int], table_first: int, floor: int) -> bool:
+        """A one-cell line in the first column, between header-like lines that leave the first column empty,
+        names the stub column ("Characteristic", "Occupation"): it is a header row (a title has no header
+        line above it)."""
+        line = self.lines[k]
+        if line.text_len > 40 or line.is_label_value() or k - 1 < floor:
+            return False
+        if any(self.lines[h].first <= table_first for h in header):
+            return False
+        above = self.lines[k - 1]
+        return self.headerlike[k - 1] and above.first > table_first and self.gap(k) <= 3
 
     def extend(self, fdl: int, text_table: bool) -> int:
         """Index of the last body line of the table whose first data line is `fdl`."""

@@ -160,3 +160,23 @@ def test_two_leading_cells_with_a_sentence_above_a_header_are_context():
         ["PRC", "Recruited", "1897", "277", "530", "40"],
     ))
     assert spans(layout) == [([3, 4], 5, 7)]
+
+
+def test_stub_column_header_and_section_row_under_a_header_across_blank_lines():
+    layout = detect_layout(rows(
+        ["Table 7. Occupations"],
+        None,
+        [None, "Employment (1,000)", None, "Change", None],
+        None,
+        None,
+        ["Occupation"],
+        [None, "2006", "2016", "Number", "Percent"],
+        None,
+        None,
+        ["FASTEST GROWING"],
+        ["Network analysts", "262", "402", "140", "53.4"],
+        ["Home aides", "767", "1156", "389", "50.6"],
+        ["Nurses", "787", "1171", "384", "48.7"],
+    ))
+    assert spans(layout) == [([3, 6, 7], 10, 13)]
+    assert layout.roles()[10] == "group"
