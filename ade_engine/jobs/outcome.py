@@ -48,7 +48,7 @@ def fsize_for_input(setting_mb: int, output_bytes: int) -> tuple[int, str]:
 class OperatorLimits:
     """Operator caps of jobs.md §11 that the launcher needs. The settings object supplies them later."""
 
-    timeout_s: int = 300
+    timeout_s: int = 600
     memory_mb: int = 512
     fsize_mb: int = 100
     nofile: int = 256
