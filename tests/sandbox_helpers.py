@@ -199,7 +199,7 @@ JOB_USER = "nobody"
 JOB_TEST_MODULES = {"test_samples_e2e", "test_cli_run", "test_job_user", "test_job_cancel_crash", "test_job_claims",
                     "test_job_cli_docs", "test_job_lifecycle", "test_job_dir_tampering", "test_permission_model",
                     "test_dependencies_publish", "test_requires_engine", "test_input_reading",
-                    "test_concurrent_start", "test_queue_faults"}
+                    "test_concurrent_start", "test_queue_faults", "test_limits"}
 
 
 def _job_python() -> tuple[str | None, str]:
