@@ -87,6 +87,8 @@ class _Segmenter:
         self.reasons: list[str] = []
         for line in lines:
             d, h, why = line.datalike, line.headerlike, ""
+            if d and line.is_units_row():
+                d, h, why = False, True, "units row"
             for ev in evidence:
                 scores = ev(line) or {}
                 if scores.get("data", 0) > 0:

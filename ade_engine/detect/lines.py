@@ -25,6 +25,7 @@ NOTE_START = re.compile(
     r"updated|last\s+updated|revised|released|published|prepared|compiled|produced|copyright|©|"
     r"click|return\s+to|back\s+to|for\s+more|more\s+information|contact|enquiries|inquiries|please|"
     r"https?://|www\.|<http))", re.IGNORECASE)
+_ANY_DIGIT = re.compile(r"\d")
 NUMBERED_NOTE = re.compile(r"^\s*(?:\d{1,2}\s+[A-Z]|\d{1,2}\s?[-–]\s?[A-Z])")
 PAGE_MARK = re.compile(r"^(?:page\s*\d+(?:\s*(?:of|/)\s*\d+)?|\d+\s+of\s+\d+|p\.\s*\d+)$", re.IGNORECASE)
 TOTAL_WORD = re.compile(r"\b(?:total|totals|subtotal|sub-total|grand total|all\b|sum|average|mean|median)\b",
@@ -88,6 +89,26 @@ class Line:
             return True
         # A few numbers in a wide header ("15", "16" as ages) but mostly text
         return self.n_number + self.n_null <= max(0, (self.filled - 1) // 3) and self.n_text >= 2 * (self.n_value)
+
+    def is_units_row(self) -> bool:
+        """A units or sub-column row ("n" | "(%)" | "n" | "(%)", "(1,000)" | "(1,000)"): the value-like cells
+        repeat (at most half of them distinct), none holds a digit unless bracketed, and one at least is text or
+        bracketed and not a null token, in half the cells at least (a row of dashes or "(NA)" is not one). Such a row reads as values but belongs to the header."""
+        if self.n_value == 0 or self.filled < 3:
+            return False
+        cols = self.cols[1:] if self.kinds[self.first] == TEXT else self.cols
+        texts = [self.text(c) for c in cols]
+        if len(texts) < 2 or len(set(texts)) * 2 > len(texts):
+            return False
+        marked = 0
+        for t in texts:
+            bracketed = len(t) >= 2 and t[0] in "([" and t[-1] in ")]"
+            if not bracketed and _ANY_DIGIT.search(t):
+                return False
+            k = kind(t)
+            if k == TEXT or bracketed and k != NULL:
+                marked += 1
+        return marked * 2 >= len(texts)
 
     def is_note(self) -> bool:
         t = self.first_text

@@ -180,3 +180,26 @@ def test_stub_column_header_and_section_row_under_a_header_across_blank_lines():
     ))
     assert spans(layout) == [([3, 6, 7], 10, 13)]
     assert layout.roles()[10] == "group"
+
+
+def test_units_rows_belong_to_the_header():
+    layout = detect_layout(rows(
+        [None, "Planned", None, "Unplanned", None, "Total"],
+        ["Year / Unit", "n", "(%)", "n", "(%)", "n", "(%)"],
+        ["A", "162", "(25.0)", "59", "(9.1)", "647", "(100.0)"],
+        ["B", "2", "(0.8)", "2", "(0.8)", "265", "(100.0)"],
+        ["C", "49", "(16.6)", "26", "(8.8)", "296", "(100.0)"],
+    ))
+    assert spans(layout) == [([1, 2], 3, 5)]
+    thousands = detect_layout(rows(
+        ["Award", "Total", "Mothers", "Fathers"],
+        ["unit indicator", "(1,000)", "(1,000)", "(1,000)"],
+        ["Total", "13383", "11291", "2092"],
+        ["With support", "7916", "7110", "807"],
+        ["Received", "5119", "4639", "480"],
+    ))
+    assert spans(thousands) == [([1, 2], 3, 5)]
+    # a row of "(NA)" is data, not units
+    na = detect_layout(rows(["Item", "2001", "2002", "2003"], ["Beef", "3.2", "3.4", "3.6"],
+                            ["Veal", "(NA)", "(NA)", "(NA)"], ["Pork", "2.1", "2.2", "2.4"]))
+    assert spans(na) == [([1], 2, 4)]
