@@ -97,18 +97,18 @@ class Line:
         if self.n_value == 0 or self.filled < 3:
             return False
         cols = self.cols[1:] if self.kinds[self.first] == TEXT else self.cols
-        texts = [self.text(c) for c in cols]
-        if len(texts) < 2 or len(set(texts)) * 2 > len(texts):
-            return False
+        texts = []
         marked = 0
-        for t in texts:
+        for c in cols:  # a body row leaves at its first unbracketed digit
+            t = self.text(c)
             bracketed = len(t) >= 2 and t[0] in "([" and t[-1] in ")]"
             if not bracketed and _ANY_DIGIT.search(t):
                 return False
-            k = kind(t)
+            k = self.kinds[c]
             if k == TEXT or bracketed and k != NULL:
                 marked += 1
-        return marked * 2 >= len(texts)
+            texts.append(t)
+        return len(texts) >= 2 and len(set(texts)) * 2 <= len(texts) and marked * 2 >= len(texts)
 
     def is_note(self) -> bool:
         t = self.first_text
