@@ -78,24 +78,29 @@ CHECKS: dict[str, str | tuple[str, ...]] = {
         "tests/security/test_queue_faults.py::test_db_busy_beyond_timeout_is_reported",
     "test_sigkill_during_db_transaction": "tests/security/test_queue_faults.py::test_sigkill_during_db_transaction",
     "test_timeout_kills_group": (
+        "tests/security/test_limits.py::test_timeout_kills_group",
         "tests/test_launcher.py::test_wall_clock_timeout_terminates_the_group",
         "tests/jobs/test_job_cancel_crash.py::test_timeout_kills_a_job_that_ignores_sigterm",
     ),
     "test_cancel_escalates_and_contains_escapees": (
+        "tests/security/test_limits.py::test_cancel_escalates_and_contains_escapees",
         "tests/test_launcher.py::test_cancel_kills_a_child_that_ignores_sigterm_and_its_grandchild",
         "tests/test_launcher.py::test_grandchild_holding_the_pipes_does_not_hang_the_parent",
         "tests/test_job_user.py::test_a_child_that_tries_setsid_does_not_outlive_cancel",
     ),
     "test_memory_limit": (
+        "tests/security/test_limits.py::test_memory_limit",
         "tests/test_bootstrap.py::test_memory_error_under_rlimit_as_is_memory_limit",
         "tests/test_launcher.py::test_rss_watchdog_kills_a_job_over_its_memory",
         "tests/test_job_user.py::test_memory_and_file_size_limits_apply_in_the_job",
     ),
     "test_cpu_limit": (
+        "tests/security/test_limits.py::test_cpu_limit",
         "tests/test_bootstrap.py::test_cpu_limit_from_sigxcpu",
         "tests/test_job_user.py::test_cpu_limit_ends_the_job_with_cpu_limit",
     ),
     "test_file_size_and_fd_limits": (
+        "tests/security/test_limits.py::test_file_size_and_fd_limits",
         "tests/test_bootstrap.py::test_file_size_limit_is_efbig_not_a_signal",
         "tests/test_job_user.py::test_memory_and_file_size_limits_apply_in_the_job",
         "tests/test_job_user.py::test_open_file_limit_applies_in_the_job",
