@@ -542,8 +542,9 @@ class RowCursor:
 
 # ------------------------------------------------------------------ layout "library" (ade_engine.detect)
 from ade_engine.detect.lines import Line as _Line, body_row as _body_row  # noqa: E402
-LAYOUT_WINDOW = 20_000  # rows segmented at once; past it, an open table takes value rows as they stream by
+LAYOUT_WINDOW = 4_096  # rows segmented at once; past it, an open table takes value rows as they stream by
 CONTEXT_ROWS = 8  # a streamed table's last rows, segmented again with what ends the stream
+CARRY_ROWS = 64  # rows after a window's last table, decided with the next window
 _ARTIFACT_ROLE = {"title": "preamble", "metadata": "preamble", "header": "header", "note": "trailing",
                   "furniture": "trailing", "group": "excluded", "total": "excluded", "data": "first_data"}
 
@@ -634,9 +635,20 @@ class LayoutScanner:
         decisions = layout.decisions
         context, self.context = self.context, None
         upto = context[1] if context is not None else 0  # rows up to here belong to the streamed table
+        last_row = rows[-1][0]
+        carry: list[tuple[int, list[Any]]] = []
+        if not final and not (layout.tables and layout.tables[-1].last_data_row == last_row):
+            # The window ends outside a table: its last rows (a title, a header) may belong to a table that
+            # starts in the next window; they are decided there.
+            end = layout.tables[-1].last_data_row if layout.tables else upto
+            carry = [(r, c) for r, c in rows[-min(CARRY_ROWS, self.window // 2):] if r > end]
+            layout.tables = [t for t in layout.tables if t.last_data_row <= end]
+        stop = carry[0][0] if carry else last_row + 1
         for d in sorted(decisions.values(), key=lambda d: d.row):
             if d.row <= upto:
                 continue
+            if d.row >= stop:
+                break
             if d.role == "data" and d.row - 1 in decisions and decisions[d.row - 1].role in ("data", "group", "total"):
                 continue  # plain body rows are not recorded (as with the row scanner)
             rl = evidence.get(d.row)
@@ -644,7 +656,6 @@ class LayoutScanner:
                           "confidence": round(d.score, 6),
                           "scores_by_type": {k: round(v, 6) for k, v in (rl.scores_by_type if rl else {}).items()},
                           "rule_traces": [], "reason": d.reason})
-        last_row = rows[-1][0]
         for i, span in enumerate(layout.tables):
             if span.last_data_row <= upto:
                 continue  # context rows only
@@ -676,7 +687,8 @@ class LayoutScanner:
                 self.open = plan  # may go on past the window
                 self.recent.extend(rows[-CONTEXT_ROWS:])
         self.notes.extend(layout.notes)
-        self.evidence = {}
+        self.evidence = {r: evidence[r] for r, _ in carry if r in evidence}
+        self.buffer = carry
 
     def _new_table(self, kind: str, first_row: int) -> TablePlan:
         self.counter.bump(f"{self.sheet_id} row {first_row}")

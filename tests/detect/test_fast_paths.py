@@ -80,3 +80,19 @@ def test_label_matcher_agrees_with_match_header_and_skips_values():
 
 def test_kind_of_python_values_is_unchanged():
     assert kind(2019) == YEAR and kind(12.5) == NUMBER and kind(30000) == NUMBER
+
+
+def test_a_header_at_the_end_of_a_window_is_found_with_its_body_in_the_next():
+    scanner = LayoutScanner("s1", window=60)
+    scanner.feed(1, ["Id", "Amount"])
+    for r in range(2, 50):
+        scanner.feed(r, [f"x{r}", str(r * 3)])
+    for r in range(51, 60):
+        scanner.feed(r, [f"Note {r}: the figures above are provisional and may change"])
+    scanner.feed(60, ["Region", "Sales", "Staff"])  # the 59th and 60th rows: the window ends here
+    scanner.feed(61, [None, "(USD)", "(people)"])
+    for r in range(62, 90):
+        scanner.feed(r, [f"R{r}", str(r * 10), str(r)])
+    result = scanner.finish()
+    assert [([h for h, _ in t.header_rows], t.first_data_row, t.last_data_row) for t in result.tables] == [
+        ([1], 2, 49), ([60, 61], 62, 89)]
