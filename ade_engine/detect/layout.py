@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from ade_engine.detect.cells import CODE, DATE, NULL, NUMBER, TEXT, YEAR
+from ade_engine.detect.cells import CODE, DATE, EMPTY, NULL, NUMBER, TEXT, YEAR
 from ade_engine.detect.lines import (
     BLANK, DATA, FURNITURE, GROUP, HEADER, METADATA, NOTE, TITLE, TOTAL, Line, make_lines,
 )
@@ -196,8 +196,9 @@ class _Segmenter:
         breaks = agrees = 0
         for c in line.cols:
             kinds = [self.lines[j].kinds[c] for j in below if c < len(self.lines[j].kinds)]
+            filled = sum(1 for x in kinds if x != EMPTY)
             numeric = sum(1 for x in kinds if x in (NUMBER, NULL))
-            if numeric * 2 <= len(below):
+            if filled < 2 or numeric * 2 <= filled:  # a number column, sparse or not
                 continue
             if line.kinds[c] in (NUMBER, NULL):
                 agrees += 1

@@ -203,3 +203,18 @@ def test_units_rows_belong_to_the_header():
     na = detect_layout(rows(["Item", "2001", "2002", "2003"], ["Beef", "3.2", "3.4", "3.6"],
                             ["Veal", "(NA)", "(NA)", "(NA)"], ["Pork", "2.1", "2.2", "2.4"]))
     assert spans(na) == [([1], 2, 4)]
+
+
+def test_a_header_of_codes_over_sparse_number_columns_starts_a_table():
+    layout = detect_layout(rows(
+        ["Accounting", "SU07", "FA07", "SP08", "SU08"],
+        ["ACCT-075", None, "4.4", "3.0", None],
+        ["ACCT-076", "1.2", None, None, "5.7"],
+        ["ACCT-077", None, None, "1.8", "2.2"],
+        ["ACCT-080", "0.9", None, None, None],
+        ["Drug Studies", "SU07", "FA07", "SP08", "SU08"],
+        ["ADS-090", None, "0.2", "0.9", None],
+        ["ADS-101", "1.3", None, None, "4.2"],
+        ["ADS-102", None, "2.5", None, "1.1"],
+    ))
+    assert spans(layout) == [([1], 2, 5), ([6], 7, 9)]
