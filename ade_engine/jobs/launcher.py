@@ -263,6 +263,20 @@ def job_processes(job_id: str, *, uid: int | None = None, pipe_inodes: set[int] 
     return found
 
 
+def kill_job_processes(job_id: str, *, user: str | None = None, wait_s: float = 5.0) -> int:
+    """SIGKILL every live process carrying this job's marker and wait for them (at most `wait_s`); returns how
+    many there were. For a job whose worker died: the parent-death signal ends the job process, not the
+    children it started, in its group or out of it. `user` is the job account (None: this process's)."""
+    if not job_id:
+        return 0
+    procs = job_processes(job_id, uid=_uid_of(user))
+    _signal_all(procs, signal.SIGKILL)
+    deadline = time.monotonic() + wait_s
+    while any(_alive(p) for p in procs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return len(procs)
+
+
 def _signal_all(procs: list[Any], sig: int) -> None:
     for proc in procs:
         try:

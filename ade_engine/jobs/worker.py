@@ -454,6 +454,11 @@ def recover_expired(ws: Any, *, on_message: Callable[[str], None] | None = None,
             continue  # someone else recovered it, or its worker came back
         if queue.local_group_alive(job):  # ours now: its process must not write on
             queue.kill_group(int(job.worker_pgid))
+        if queue.worker_host(job.worker_id) == socket.gethostname():
+            # The job process died with its worker (parent-death signal); what it started did not.
+            from ade_engine.jobs.launcher import kill_job_processes
+
+            kill_job_processes(job.job_id, user=ws.settings.job_user if _is_root() else None)
         recovered.append(job.job_id)
         if on_message is not None:
             on_message(f"job {job.job_id}: interrupted (lease of {job.worker_id} expired)")
@@ -467,6 +472,10 @@ def recover_expired(ws: Any, *, on_message: Callable[[str], None] | None = None,
                 log.exception("job %s: could not finalize the interrupted job's files", job.job_id)
         _auto_retry(ws, job)
     return recovered
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def _finalize_never_started(job: Any, *, source: str) -> None:

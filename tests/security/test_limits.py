@@ -12,6 +12,7 @@ the parent is SIGKILLed), tests/jobs/test_job_cancel_crash.py (timeout of a job 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -215,6 +216,52 @@ def test_descendants_are_ended_when_the_job_ends_by_itself(tmp_path):
     outcome, job_dir, request = run(tmp_path, pkg)
     assert outcome.status == "succeeded", (outcome.error, log_of(job_dir))
     assert survivors(request["job_id"]) == []
+
+
+def test_a_killed_worker_leaves_nothing_of_its_job_once_recovered(tmp_path):
+    """kill -9 of `ade worker` (check 2): the job process ends with it (parent-death signal), and what the job
+    started — a child in its group, a setsid() child, a daemon — is ended when its expired lease is recovered."""
+    import signal as sig
+
+    from sandbox_helpers import job_user_env
+
+    from ade_engine.jobs.worker import recover_expired
+    from ade_engine.services import configs, jobs
+    from ade_engine.services.workspace import open_workspace
+
+    settings = settings_for(tmp_path, worker_lease_seconds=2)
+    pkg = hook_package(tmp_path, ESCAPEES)
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADE_")}
+    env.update(job_user_env(), ADE_DATA_DIR=str(tmp_path / "data"), ADE_SANDBOX="reduced",
+               ADE_WORKER_LEASE_SECONDS="2", ADE_SAMPLE_CONFIGS_DIR=str(tmp_path / "no-samples"),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")])))
+    with open_workspace(settings) as ws:
+        draft = configs.import_package(ws, pkg, config_id="escapees")
+        configs.publish(ws, draft.config_version_id)
+        configs.activate(ws, "escapees@latest")
+        job = jobs.submit_job(ws, write_csv(tmp_path / "prices.csv", ROWS)).job
+        worker = subprocess.Popen([sys.executable, "-m", "ade_engine.cli.main", "worker", "--concurrency", "1"],
+                                  env=env, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not _all_spawned(Path(job.job_dir)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _all_spawned(Path(job.job_dir)), "the job did not start its children"
+            leader = jobs.get_job(ws, job.job_id).worker_pid
+            os.killpg(worker.pid, sig.SIGKILL)
+            worker.wait(30)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not recover_expired(ws):
+            time.sleep(0.2)
+        assert jobs.get_job(ws, job.job_id).error_code == "interrupted"
+    assert not psutil.pid_exists(leader) or psutil.Process(leader).status() == psutil.STATUS_ZOMBIE
+    assert survivors(job.job_id) == [], probe_found(Path(job.job_dir))
 
 
 # ----------------------------------------------------------------------------- check 11
