@@ -61,6 +61,7 @@ CHECKS: dict[str, str | tuple[str, ...]] = {
         "tests/test_bootstrap.py::test_kill_9_mid_write_never_exposes_the_output",
     ),
     "test_engine_sigkill_then_restart_reaps": (
+        "tests/security/test_limits.py::test_a_killed_worker_leaves_nothing_of_its_job_once_recovered",
         "tests/jobs/test_job_cancel_crash.py::test_kill_9_of_the_worker_then_another_worker_recovers_the_job",
         "tests/jobs/test_job_cancel_crash.py::test_worker_recovers_a_local_orphan_by_killing_its_group",
         "tests/test_bootstrap.py::test_lifeline_ends_the_job_when_the_parent_dies",
