@@ -267,6 +267,12 @@ class _Segmenter:
                 k = g
         while k >= floor and len(header) < self.max_header:
             line = lines[k]
+            if (header and line.filled >= 2 and line.first > table_first
+                    and all(line.kinds[c] in (DATE, YEAR) for c in line.cols)):
+                header.append(k)  # period columns over the header ("31 March 2011" | "31 March 2010")
+                cols.update(line.cols)
+                k -= 1
+                continue
             if self.datalike[k] and not (self.headerlike[k] and header):
                 break
             if line.is_note() and not self.headerlike[k] or line.is_page_mark() or line.is_label_value():

@@ -26,6 +26,7 @@ NOTE_START = re.compile(
     r"click|return\s+to|back\s+to|for\s+more|more\s+information|contact|enquiries|inquiries|please|"
     r"https?://|www\.|<http))", re.IGNORECASE)
 _ANY_DIGIT = re.compile(r"\d")
+BAND = re.compile(r"^\d{1,3}\s?[-–]\s?\d{1,3}$|^\d{1,3}\s?\+$")
 NUMBERED_NOTE = re.compile(r"^\s*(?:\d{1,2}\s+[A-Z]|\d{1,2}\s?[-–]\s?[A-Z])")
 PAGE_MARK = re.compile(r"^(?:page\s*\d+(?:\s*(?:of|/)\s*\d+)?|\d+\s+of\s+\d+|p\.\s*\d+)$", re.IGNORECASE)
 TOTAL_WORD = re.compile(r"\b(?:total|totals|subtotal|sub-total|grand total|all\b|sum|average|mean|median)\b",
@@ -87,8 +88,14 @@ class Line:
             return False
         if self.n_value == 0:
             return True
-        # A few numbers in a wide header ("15", "16" as ages) but mostly text
-        return self.n_number + self.n_null <= max(0, (self.filled - 1) // 3) and self.n_text >= 2 * (self.n_value)
+        # A few numbers in a wide header ("15", "16" as ages) but mostly text; age or size bands ("19-24",
+        # "25+") are labels here, not codes
+        if self.n_number + self.n_null > max(0, (self.filled - 1) // 3):
+            return False
+        if self.n_text >= 2 * self.n_value:
+            return True
+        bands = sum(1 for c in self.cols if self.kinds[c] == CODE and BAND.match(self.text(c)))
+        return bands > 0 and self.n_text + bands >= 2 * (self.n_value - bands)
 
     def is_units_row(self) -> bool:
         """A units or sub-column row ("n" | "(%)" | "n" | "(%)", "(1,000)" | "(1,000)"): the value-like cells

@@ -218,3 +218,25 @@ def test_a_header_of_codes_over_sparse_number_columns_starts_a_table():
         ["ADS-102", None, "2.5", None, "1.1"],
     ))
     assert spans(layout) == [([1], 2, 5), ([6], 7, 9)]
+
+
+def test_age_bands_and_period_rows_stack_into_the_header():
+    layout = detect_layout(rows(
+        ["Table 1A: learners by ethnicity"],
+        [None, "Funded Learners", None, None, None, None, None],
+        [None, "2008/09", None, None, None, None, None],
+        [None, "Under 19", None, "19-24", None, "25+", None],
+        ["Ethnicity", "Number", "% of Total", "Number", "% of Total", "Number", "% of Total"],
+        ["Asian", "73,630", "6.9%", "56,270", "7.4%", "243,990", "8.1%"],
+        ["Black", "50,580", "4.7%", "41,300", "5.4%", "182,490", "6.1%"],
+        ["Mixed", "31,600", "3.0%", "18,720", "2.5%", "43,310", "1.4%"],
+    ))
+    assert spans(layout) == [([2, 3, 4, 5], 6, 8)]
+    dated = detect_layout(rows(
+        ["26. Trade payables"],
+        [None, None, "31 March 2011", None, "31 March 2010", None],
+        [None, "Note", "Core", "Consolidated", "Core", "Consolidated"],
+        ["Taxation", None, "36", "36", "63", "63"],
+        ["Trade payables", None, "51,569", "71,961", "14,052", "186,941"],
+    ))
+    assert spans(dated) == [([2, 3], 4, 5)]
