@@ -151,7 +151,9 @@ class _Segmenter:
         if not self.headerlike[k] or line.filled < 2:
             return False
         same = 0
-        for j in range(k + 1, min(k + 9, len(self.lines))):
+        n = len(self.lines)
+        j = k + 1
+        while j < min(k + 9, n):
             other = self.lines[j]
             if self.datalike[j]:
                 return False
@@ -160,7 +162,13 @@ class _Segmenter:
             if abs(other.first - line.first) > 1:
                 break
             same += 1
-        return same >= 2
+            j += 1
+        if same < 2:
+            return False
+        # section rows and then values right after the run: the run is a stacked header
+        while j < n and self.lines[j].single and not self.datalike[j] and self.gap(j) <= 1 and j - k < 12:
+            j += 1
+        return not (j < n and self.datalike[j] and self.gap(j) <= 1 and j - k <= 12)
 
     def same_shapes(self, k: int, others: Iterable[int], share: float = 2 / 3) -> bool:
         """Most cells of line k (two thirds, at least two, texts or codes: years never) have the shape (letters, digits, spaces, punctuation
@@ -188,7 +196,7 @@ class _Segmenter:
         nums = [line.cells[c] for c in line.cols if line.kinds[c] == NUMBER]
         if len(nums) >= 3 and len(nums) * 2 >= line.filled and line.kinds[line.first] == TEXT and _counts_up(nums):
             return True
-        if line.n_text + line.n_year + line.kinds.count(CODE) < 2:
+        if line.n_text + line.n_year + line.kinds.count(CODE) + line.kinds.count(DATE) < 2:
             return False
         below = [j for j in range(k + 1, min(k + 7, len(self.lines))) if self.datalike[j]]
         if len(below) < 2:

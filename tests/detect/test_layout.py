@@ -240,3 +240,28 @@ def test_age_bands_and_period_rows_stack_into_the_header():
         ["Trade payables", None, "51,569", "71,961", "14,052", "186,941"],
     ))
     assert spans(dated) == [([2, 3], 4, 5)]
+
+
+def test_text_rows_over_a_section_row_and_values_are_a_stacked_header_not_a_text_table():
+    layout = detect_layout(rows(
+        ["Table 4: expected progress"],
+        [None, "State-funded schools", None, "Mainstream schools", None],
+        [None, "Reading", None, "Writing", None],
+        [None, "Number eligible", "Percentage", "Number eligible", "Percentage"],
+        ["All pupils"],
+        ["2009", "..", "..", "547,895", "80"],
+        ["2010", "..", "..", "395,306", "82"],
+        ["2011", "..", "..", "529,602", "83"],
+    ))
+    assert spans(layout) == [([2, 3, 4], 5, 8)]
+
+
+def test_a_row_of_month_dates_over_figures_is_a_header():
+    layout = detect_layout(rows(
+        ["Table 2: deaths"],
+        [None, "Dec 07", "Dec 08", "Dec 09", "Dec 10"],
+        ["Self-inflicted", "91", "61", "61", "58"],
+        ["Natural causes", "89", "99", "104", "126"],
+        ["Other", "5", "6", "4", "14"],
+    ))
+    assert spans(layout) == [([2], 3, 5)]
