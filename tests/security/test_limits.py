@@ -391,3 +391,45 @@ def test_seccomp_sets_up_when_no_subprocess_can_be_started(tmp_path):
 
     assert "Unable to find libseccomp" in child("bare")["bare"]  # the failure mode of the issue
     assert child("sandbox")["sandbox"] == "ok"
+
+
+# ----------------------------------------------------------------------------- check 14
+FORK_BOMB = '''
+import errno, os, signal, time
+
+def run(**_):
+    children, refused = 0, None
+    for _ in range(2000):  # far past the job account's process limit
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            refused = errno.errorcode.get(exc.errno, str(exc.errno))
+            break
+        if pid == 0:
+            try:  # a small process, so that memory is not what stops the bomb first
+                os.execv("/bin/sleep", ["sleep", "3600"])
+            finally:
+                os._exit(0)
+        children += 1
+    record(children=children, refused=refused)
+    raise RuntimeError(f"fork bomb stopped after {children} children: {refused}")
+'''
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="a process limit binds only a dedicated job account (as root with "
+                                        "ADE_JOB_USER); as a normal user it would count the whole session")
+def test_fork_bomb_bounded(tmp_path):
+    """A job that forks without end meets the job account's process limit (EAGAIN) long before 2000, the job
+    fails, the host keeps answering, and nothing it forked is left."""
+    pkg = hook_package(tmp_path, FORK_BOMB, manifest={"engine": {"defaults": {"strict_rules": True,
+                                                                                "memory_mb": 4096}}})
+    t0 = time.monotonic()
+    outcome, job_dir, request = run(tmp_path, pkg, settings=settings_for(tmp_path, worker_mem_mb=4096))
+    found = probe_found(job_dir)
+    assert found.get("refused") == "EAGAIN", (found, outcome, log_of(job_dir))
+    assert found["children"] < 2000
+    assert outcome.status == "failed", outcome
+    # The host stays responsive: a new process starts at once beside it.
+    assert subprocess.run(["true"], timeout=10).returncode == 0
+    assert survivors(request["job_id"]) == []
+    assert time.monotonic() - t0 < 120
