@@ -285,6 +285,8 @@ class _Segmenter:
                 break
             if line.is_note() and not self.headerlike[k] or line.is_page_mark() or line.is_label_value():
                 break
+            if line.filled <= 2 and line.is_caption():
+                break  # "Table 4.1" | "Conversion factors": the table's caption
             if self.headerlike[k]:
                 if header and line.filled == 2 and line.first <= table_first and \
                         max(len(line.text(c)) for c in line.cols) > 40:

@@ -26,6 +26,8 @@ NOTE_START = re.compile(
     r"click|return\s+to|back\s+to|for\s+more|more\s+information|contact|enquiries|inquiries|please|"
     r"https?://|www\.|<http))", re.IGNORECASE)
 _ANY_DIGIT = re.compile(r"\d")
+CAPTION = re.compile(r"^(?:table|figure|chart|exhibit|annex|appendix|schedule)\s+[a-z]{0,2}\d+[a-z]?(?:[.\-]\d+[a-z]?)*\b",
+                     re.IGNORECASE)
 BAND = re.compile(r"^\d{1,3}\s?[-–]\s?\d{1,3}$|^\d{1,3}\s?\+$")
 NUMBERED_NOTE = re.compile(r"^\s*(?:\d{1,2}\s+[A-Z]|\d{1,2}\s?[-–]\s?[A-Z])")
 PAGE_MARK = re.compile(r"^(?:page\s*\d+(?:\s*(?:of|/)\s*\d+)?|\d+\s+of\s+\d+|p\.\s*\d+)$", re.IGNORECASE)
@@ -116,6 +118,10 @@ class Line:
                 marked += 1
             texts.append(t)
         return len(texts) >= 2 and len(set(texts)) * 2 <= len(texts) and marked * 2 >= len(texts)
+
+    def is_caption(self) -> bool:
+        """A numbered caption: "Table 4.1", "Figure 2:", "Annex N - Table 1B" in the first cell."""
+        return bool(CAPTION.match(self.first_text))
 
     def is_note(self) -> bool:
         t = self.first_text

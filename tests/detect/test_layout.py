@@ -265,3 +265,15 @@ def test_a_row_of_month_dates_over_figures_is_a_header():
         ["Other", "5", "6", "4", "14"],
     ))
     assert spans(layout) == [([2], 3, 5)]
+
+
+def test_a_numbered_caption_beside_its_title_is_not_a_header_row():
+    layout = detect_layout(rows(
+        ["Table 4.1", "Conversion factors"],
+        ["Sector", "Source", "Fuel", "Year", "kgCO2e per kWh", None, None],
+        [None, None, None, None, "CO2", "CH4", "GHG"],
+        ["Domestic", "Electricity", "Generation", "2017", "0.28088", "0.00660", "0.2831"],
+        [None, None, "T&D losses", "2017", "0.02394", "0.00006", "0.0241"],
+        [None, "Gas", "Natural gas", "2017", "0.18362", "0.00024", "0.1840"],
+    ))
+    assert spans(layout) == [([2, 3], 4, 6)]
