@@ -97,6 +97,18 @@ def resolve_sandbox(settings: Any) -> tuple[str, list[str]]:
     return level, report.missing(level)
 
 
+def sandbox_warning(level: str, missing: list[str]) -> dict[str, str]:
+    """The artifact warning of a job that runs without some protection: the level, each missing layer and
+    the fix the probe found for it."""
+    from ade_engine.jobs.sandbox import probe
+
+    fixes = probe().fixes()
+    parts = [f"{name} (fix: {fixes[name]})" if fixes.get(name) else name for name in missing]
+    return {"code": "sandbox_degraded",
+            "message": f"the job ran at sandbox level {level!r} without {'; '.join(parts)}; "
+                       "ade doctor shows the same"}
+
+
 def _optional(module: str, name: str) -> Callable[..., Any] | None:
     """A function another part of the engine provides once it exists (prepare, secrets)."""
     try:
@@ -189,6 +201,8 @@ def run_job(
         return fail("sandbox_unavailable", exc.message)
     request["sandbox_level"] = level
     request["sandbox_missing"] = missing
+    if missing:  # one warning on the job and its artifact naming each missing layer and its fix
+        request["warnings"] = [*(request.get("warnings") or []), sandbox_warning(level, missing)]
     if on_sandbox is not None:
         on_sandbox(level, missing)
 

@@ -308,6 +308,8 @@ def test_sandbox_degradation_is_loud(tmp_path, workspace, broken_bwrap):
     assert (run.outcome.sandbox_level, run.outcome.sandbox_missing[:1]) == ("standard", ["bubblewrap"])
     sandbox = run.artifact["engine"]["sandbox"]
     assert sandbox["level"] == "standard" and sandbox["missing"][:1] == ["bubblewrap"]
+    warned = [w for w in run.artifact["warnings"] if w["code"] == "sandbox_degraded"]
+    assert len(warned) == 1 and "bubblewrap (fix:" in warned[0]["message"] and "user namespaces" in warned[0]["message"]
 
     # A job that needs strict fails before anything is spawned, naming the missing layer and the fix.
     run = run_probe_job(workspace("strict"), pkg, prices_csv(tmp_path / "strict.csv"))
