@@ -222,7 +222,8 @@ class _Segmenter:
         while k < n:
             text_table = forced = False
             if self.starts_body(k):
-                forced = self.header_over_body(k) and k + 1 < n and self.datalike[k + 1]  # k is the header
+                forced = (self.header_over_body(k) and k + 1 < n  # k is the header
+                          and (self.datalike[k + 1] or self.is_group(k + 1)))
             elif self.text_table_at(k) and k + 1 < n:
                 text_table = forced = True
             else:
@@ -271,8 +272,15 @@ class _Segmenter:
             while g >= floor and lines[g].single and self.is_group(g) and fdl - g <= 3:
                 g -= 1
             if g < fdl - 1 and g >= floor and self.headerlike[g] and self.gap(g + 1) <= 3:
-                fdl = g + 1
-                k = g
+                if (fdl - g >= 3 and self.gap(g + 1) == 0 and lines[g + 1].first <= table_first
+                        and lines[g].first > lines[g + 1].first):
+                    # two section rows or more: the first, right under a header that leaves the first column
+                    # empty, names the stub column ("Offence" over "Higher tier offences", then rows)
+                    fdl = g + 2
+                    k = g + 1
+                else:
+                    fdl = g + 1
+                    k = g
         while k >= floor and len(header) < self.max_header:
             line = lines[k]
             if (header and line.filled >= 2 and line.first > table_first

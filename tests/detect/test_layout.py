@@ -277,3 +277,26 @@ def test_a_numbered_caption_beside_its_title_is_not_a_header_row():
         [None, "Gas", "Natural gas", "2017", "0.18362", "0.00024", "0.1840"],
     ))
     assert spans(layout) == [([2, 3], 4, 6)]
+
+
+def test_a_stub_label_over_section_rows_and_a_header_over_a_section_row():
+    layout = detect_layout(rows(
+        ["Table 2.2 - Cautions by ethnicity"],
+        [None, None, "White", None, "Black", None, "Asian"],
+        ["Offence"],
+        ["Higher tier offences"],
+        ["Wasting police time", None, "1,679", None, "41", None, "130"],
+        ["Misuse of public telecoms", None, "528", None, "3", None, "15"],
+        ["False alarm", None, "25", None, "2", None, "4"],
+    ))
+    assert spans(layout) == [([2, 3], 4, 7)]
+    quarters = detect_layout(rows(
+        ["Table 13"],
+        [None, None, "2011", "2012", "2013", None, "2015", "2016"],
+        [None, None, None, None, None, None, "Q4", "Q1"],
+        ["Periodical payments"],
+        [None, "Uncontested", "8,611", "8,595", "7,752", None, "1,631", "1,595"],
+        [None, "Contested", "801", "872", "828", None, "205", "178"],
+        [None, "Other", "101", "72", "28", None, "25", "17"],
+    ))
+    assert spans(quarters) == [([2, 3], 4, 7)]
