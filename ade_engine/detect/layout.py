@@ -119,6 +119,9 @@ class _Segmenter:
         line = self.lines[k]
         if not line.single or self.datalike[k] or line.is_page_mark():
             return False
+        t = line.first_text
+        if t.startswith("(") and t.endswith(")") and line.first > (table_first or 0):
+            return False  # "(Million kilowatts)" right of the first column: a units line of the header
         if line.text_len > 80 and (table_first is None or line.first <= table_first):
             return False
         for j in range(k + 1, min(k + 4, len(self.lines))):
@@ -271,7 +274,7 @@ class _Segmenter:
             g = k
             while g >= floor and lines[g].single and self.is_group(g) and fdl - g <= 3:
                 g -= 1
-            if g < fdl - 1 and g >= floor and self.headerlike[g] and self.gap(g + 1) <= 3:
+            if g < fdl - 1 and g >= floor and self.headerlike[g] and self.gap(g + 1) <= 5:
                 if (fdl - g >= 3 and self.gap(g + 1) == 0 and lines[g + 1].first <= table_first
                         and lines[g].first > lines[g + 1].first):
                     # two section rows or more: the first, right under a header that leaves the first column

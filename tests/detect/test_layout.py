@@ -300,3 +300,24 @@ def test_a_stub_label_over_section_rows_and_a_header_over_a_section_row():
         [None, "Other", "101", "72", "28", None, "25", "17"],
     ))
     assert spans(quarters) == [([2, 3], 4, 7)]
+
+
+def test_a_bracketed_units_line_under_the_header_and_a_section_row_after_many_blank_lines():
+    layout = detect_layout(rows(
+        ["Source", "1989", "1990", "1991"],
+        None,
+        None,
+        [None, "(Million kilowatts)"],
+        ["Net capacity", "721.8", "734.1", "739.9"],
+        ["Coal", "303.1", "307.4", "307.4"],
+        ["Petroleum", "79.1", "77.9", "74.2"],
+    ))
+    assert spans(layout) == [([1, 4], 5, 7)]
+    far = detect_layout(rows(
+        ["Type of fuel", "Unit", "1980", "1981"],
+        None, None, None, None,
+        ["CONSUMPTION"],
+        ["Total", "Quads", "9.32", "9.29"],
+        ["Per household", "Millions", "114.0", "112.0"],
+    ))
+    assert spans(far) == [([1], 6, 8)]
