@@ -74,7 +74,7 @@ def _text_kind(t: str) -> int:
             if "e" not in low and "n" not in low:
                 if v.is_integer() and YEAR_MIN <= v <= YEAR_MAX and t.replace(".0", "").isdigit():
                     return YEAR
-                if t[:2] not in _CENTURIES or not _YEARISH.match(t):  # "20131": 2013, note 1
+                if t[:2] not in _CENTURIES or len(t) > 5 or not _YEARISH.match(t):  # "20131": 2013, note 1
                     return NUMBER
                 return YEAR
     if not _DIGIT.search(t):

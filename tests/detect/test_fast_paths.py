@@ -24,6 +24,8 @@ def test_plain_numbers_and_years_with_footnote_digits_keep_their_kind():
     # a year with a footnote digit glued to it ("2013" + note 1) is a year, not the number 20131
     assert _text_kind("20131") == YEAR and _text_kind("19992") == YEAR
     assert _text_kind("30131") == NUMBER
+    # but a longer run of digits that starts like a year is a number (a coordinate, an amount)
+    assert _text_kind("198114") == NUMBER and _text_kind("1801033") == NUMBER
     # forms float() reads but a table does not write as numbers keep their old kinds
     assert _text_kind("infinity") != NUMBER and _text_kind("1_000") != NUMBER
     assert _text_kind("9" * 41) != NUMBER  # longer than any number cell

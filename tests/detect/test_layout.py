@@ -321,3 +321,15 @@ def test_a_bracketed_units_line_under_the_header_and_a_section_row_after_many_bl
         ["Per household", "Millions", "114.0", "112.0"],
     ))
     assert spans(far) == [([1], 6, 8)]
+
+
+def test_numbers_that_start_like_years_do_not_split_a_column_of_figures():
+    layout = detect_layout(rows(
+        ["Chrom", "Start", "End"],
+        ["10p", "1798577", "1798742"],
+        ["10p", "1801033", "1801170"],
+        ["12q", "198114", "198237"],
+        ["12q", "469798", "469950"],
+        ["12q", "504781", "505011"],
+    ))
+    assert spans(layout) == [([1], 2, 6)]
