@@ -116,45 +116,57 @@ class LabelMatcher:
 
     Built once for a list of names (a manifest's labels and synonyms) for detectors that look at every cell of
     every row: the names' keys are computed once and grouped by word count (a typo never changes it), a
-    text's verdict is remembered in a bounded dict, and texts longer than `max_len` are never labels. A data
-    cell costs one dict lookup when seen before, else one `header_key` and a few word comparisons."""
+    text's verdict is remembered in a bounded dict, and texts longer than `max_len` are never labels, nor
+    texts made mostly of digits when no name has one. A data cell costs one dict lookup when seen before, else
+    one `header_key` and a few word comparisons. `names` may be `(name, tag)` pairs (a field id for each
+    label and synonym): `tag_of(text)` then says which field a cell names, so a row that repeats one field's
+    synonym ("Total" | "Total") can be told from one naming two fields."""
 
-    def __init__(self, names: Iterable[str], *, max_len: int = 60, cache_limit: int = 50_000):
-        self.keys: set[str] = set()
-        self.by_words: dict[int, list[list[str]]] = {}
-        for name in names:
+    def __init__(self, names: Iterable[str | tuple[str, object]], *, max_len: int = 60, cache_limit: int = 50_000):
+        self.tags: dict[str, object] = {}  # name key -> tag (the key itself without tags)
+        self.by_words: dict[int, list[tuple[list[str], object]]] = {}
+        for item in names:
+            name, tag = item if isinstance(item, tuple) else (item, None)
             key = header_key(name)
-            if key and key not in self.keys:
-                self.keys.add(key)
-                self.by_words.setdefault(key.count(" ") + 1, []).append(key.split())
+            if key and key not in self.tags:
+                self.tags[key] = key if tag is None else tag
+                self.by_words.setdefault(key.count(" ") + 1, []).append((key.split(), self.tags[key]))
+        self.keys = set(self.tags)
         self.digits = any(ch.isdigit() for key in self.keys for ch in key)
         self.max_len = max_len
         self.cache_limit = cache_limit
-        self._seen: dict[str, bool] = {}
+        self._seen: dict[str, object] = {}
 
     def __call__(self, text: object) -> bool:
+        return self.tag_of(text) is not None
+
+    def tag_of(self, text: object) -> object:
+        """The tag of the name `text` matches (its key when names had no tags), or None."""
         if text.__class__ is not str:
-            return False
-        hit = self._seen.get(text)  # type: ignore[arg-type]
-        if hit is None:
+            return None
+        hit = self._seen.get(text, _MISSING)  # type: ignore[call-overload]
+        if hit is _MISSING:
             hit = self._match(text)  # type: ignore[arg-type]
             if len(self._seen) >= self.cache_limit:
                 self._seen.clear()
             self._seen[text] = hit  # type: ignore[index]
         return hit
 
-    def _match(self, text: str) -> bool:
+    def _match(self, text: str) -> object:
         if len(text) > self.max_len:
-            return False
+            return None
         if not self.digits and (len(text) - len(text.translate(_NO_DIGITS))) * 2 > len(text):
-            return False  # mostly digits (an id, a phone number, an amount): no label of these names
+            return None  # mostly digits (an id, a phone number, an amount): no label of these names
         key = header_key.__wrapped__(text)  # uncached: most texts seen here are values, met once
         if not key:
-            return False
-        if key in self.keys:
-            return True
+            return None
+        if key in self.tags:
+            return self.tags[key]
         words = key.split()
-        for cand in self.by_words.get(len(words), ()):
+        for cand, tag in self.by_words.get(len(words), ()):
             if all(word_match(x, y) for x, y in zip(words, cand)):
-                return True
-        return False
+                return tag
+        return None
+
+
+_MISSING = object()

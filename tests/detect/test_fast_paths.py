@@ -98,3 +98,38 @@ def test_a_header_at_the_end_of_a_window_is_found_with_its_body_in_the_next():
     result = scanner.finish()
     assert [([h for h, _ in t.header_rows], t.first_data_row, t.last_data_row) for t in result.tables] == [
         ([1], 2, 49), ([60, 61], 62, 89)]
+
+
+def _template_known_labels():
+    import importlib.util
+    from pathlib import Path
+
+    import ade_engine
+
+    path = Path(ade_engine.__file__).parent / "packages" / "templates" / "default" / "row_types" / "known_labels.py"
+    spec = importlib.util.spec_from_file_location("template_known_labels", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.detect_known_labels
+
+
+def test_the_template_calls_a_row_a_header_when_it_names_two_different_fields():
+    import json
+    from pathlib import Path
+
+    import ade_engine
+
+    manifest = json.loads((Path(ade_engine.__file__).parent / "packages" / "templates" / "default"
+                           / "manifest.json").read_text())
+    detect = _template_known_labels()
+    assert detect(row_values_sample=["Full Name", "E-mail", "Amount"], manifest=manifest)["scores"] == {"header": 0.6}
+    assert detect(row_values_sample=["Nmae", "Emial adress", None], manifest=manifest)["scores"] == {}
+    # a totals row repeats one field's synonym: not a header
+    assert detect(row_values_sample=["2001 Q2", "Total", "*Total", "15,683"], manifest=manifest)["scores"] == {}
+    assert detect(row_values_sample=["M-00001", "Ada", "ada@example.org", 12.5], manifest=manifest)["scores"] == {}
+
+
+def test_label_matcher_tags_say_which_field_a_cell_names():
+    matcher = LabelMatcher([("Amount", "amount"), ("total", "amount"), ("Email", "email")])
+    assert matcher.tag_of("TOTAL") == "amount" and matcher.tag_of("e-mail") == "email"
+    assert matcher.tag_of("Region") is None and matcher("Amount (1)")
