@@ -28,7 +28,8 @@ DB_URL = "postgresql://ade:db-canary-pw@db.example/ade"
 
 # The job's whole environment (jobs.md §6.2), plus what its manifest's `env` adds.
 ALLOWED_ENV = {"PATH", "LANG", "LC_ALL", "TZ", "PYTHONHASHSEED", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE",
-               "HOME", "TMPDIR", "ADE_JOB_ID", "ADE_JOB_DIR", "ADE_TRACE_ID", "ADE_NETWORK"}
+               "HOME", "TMPDIR", "ADE_JOB_ID", "ADE_JOB_DIR", "ADE_TRACE_ID", "ADE_NETWORK",
+               "PWD"}  # set by bubblewrap at `strict` to the job dir (its --chdir): the same as ADE_JOB_DIR
 
 
 def _ade(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
