@@ -294,7 +294,8 @@ class _Segmenter:
                 continue
             if self.datalike[k] and not (self.headerlike[k] and header):
                 break
-            if line.is_note() and not self.headerlike[k] or line.is_page_mark() or line.is_label_value():
+            if line.is_note() and (not self.headerlike[k] or line.filled <= 2) or line.is_page_mark() \
+                    or line.is_label_value():
                 break
             if line.filled <= 2 and line.is_caption():
                 break  # "Table 4.1" | "Conversion factors": the table's caption

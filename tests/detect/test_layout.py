@@ -333,3 +333,15 @@ def test_numbers_that_start_like_years_do_not_split_a_column_of_figures():
         ["12q", "504781", "505011"],
     ))
     assert spans(layout) == [([1], 2, 6)]
+
+
+def test_a_source_or_navigation_line_of_two_cells_above_a_header_is_not_part_of_it():
+    layout = detect_layout(rows(
+        ["Chart title", "Households placed in temporary accommodation"],
+        ["Source", "DCLG, P1E returns"],
+        ["Year", "Quarter", "Bed and breakfast", "Hostels", "Total"],
+        ["2002", "Q1", "1,200", "3,400", "4,600"],
+        ["2002", "Q2", "1,300", "3,300", "4,600"],
+        ["2002", "Q3", "1,100", "3,500", "4,600"],
+    ))
+    assert spans(layout) == [([3], 4, 6)]
