@@ -327,12 +327,21 @@ class _Segmenter:
         names the stub column ("Characteristic", "Occupation"): it is a header row (a title has no header
         line above it)."""
         line = self.lines[k]
-        if line.text_len > 40 or line.is_label_value() or k - 1 < floor:
+        if line.text_len > 40 or line.is_label_value():
             return False
         if any(self.lines[h].first <= table_first for h in header):
             return False
-        above = self.lines[k - 1]
-        return self.headerlike[k - 1] and above.first > table_first and self.gap(k) <= 3
+        if k - 1 >= floor:
+            above = self.lines[k - 1]
+            if self.headerlike[k - 1] and above.first > table_first and self.gap(k) <= 3:
+                return True
+        # on top of the stack: a short label (not a sentence, a caption or a unit), set apart from what is
+        # above it by a blank line, over header lines that leave the first column empty ("Commodity" over
+        # "1995 | 2000 | …"); the first line of a sheet is its title
+        text = line.first_text
+        return (bool(header) and self.gap(header[0]) <= 2 and not line.is_caption() and not line.is_note()
+                and text[:1].isalpha() and text[-1:] not in ".:" and len(text.split()) <= 4
+                and k - 1 >= floor and self.gap(k) >= 1)
 
     def extend(self, fdl: int, text_table: bool) -> int:
         """Index of the last body line of the table whose first data line is `fdl`."""

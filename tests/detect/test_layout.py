@@ -345,3 +345,27 @@ def test_a_source_or_navigation_line_of_two_cells_above_a_header_is_not_part_of_
         ["2002", "Q3", "1,100", "3,500", "4,600"],
     ))
     assert spans(layout) == [([3], 4, 6)]
+
+
+def test_a_stub_label_on_top_of_a_header_that_leaves_the_first_column_empty():
+    layout = detect_layout(rows(
+        ["Table 727. Prices of commodities"],
+        None,
+        ["See notes"],
+        None,
+        ["Commodity"],
+        [None, "1995", "2000", "2002", "2003"],
+        None,
+        ["All commodities", "101.4", "100.2", "94.1", "96.2"],
+        ["Food", "102.0", "99.8", "93.5", "95.0"],
+        ["Fuel", "98.1", "104.3", "99.0", "97.7"],
+    ))
+    assert spans(layout) == [([5, 6], 8, 10)]
+    # the first line of a sheet is its title, even when short
+    top = detect_layout(rows(
+        ["Cheshire County"],
+        [None, "Democratic", "Republican", "Total"],
+        ["Alstead", "486", "334", "1427"],
+        ["Chesterfield", "871", "795", "3007"],
+    ))
+    assert spans(top) == [([2], 3, 4)]
