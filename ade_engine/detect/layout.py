@@ -159,7 +159,11 @@ class _Segmenter:
         while j < min(k + 9, n):
             other = self.lines[j]
             if self.datalike[j]:
-                return False
+                # a record holding a code or a date but no number, shaped like the records above it, is one
+                # more text record ("Aruba | ABW | …" among "Angola | AGO | …"); numbers mean a stacked header
+                if not (same and other.n_number == 0 and self.gap(j) <= 1
+                        and self.same_shapes(j, range(j - 1, k, -1))):
+                    return False
             if self.gap(j) > 1 or other.filled < max(2, line.filled - 1) or other.is_note():
                 break
             if abs(other.first - line.first) > 1:
@@ -168,10 +172,10 @@ class _Segmenter:
             j += 1
         if same < 2:
             return False
-        # section rows and then values right after the run: the run is a stacked header
+        # section rows and then figures right after the run: the run is a stacked header
         while j < n and self.lines[j].single and not self.datalike[j] and self.gap(j) <= 1 and j - k < 12:
             j += 1
-        return not (j < n and self.datalike[j] and self.gap(j) <= 1 and j - k <= 12)
+        return not (j < n and self.datalike[j] and self.lines[j].n_number and self.gap(j) <= 1 and j - k <= 12)
 
     def same_shapes(self, k: int, others: Iterable[int], share: float = 2 / 3) -> bool:
         """Most cells of line k (two thirds, at least two, texts or codes: years never) have the shape (letters, digits, spaces, punctuation

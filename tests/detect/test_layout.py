@@ -369,3 +369,15 @@ def test_a_stub_label_on_top_of_a_header_that_leaves_the_first_column_empty():
         ["Chesterfield", "871", "795", "3007"],
     ))
     assert spans(top) == [([2], 3, 4)]
+
+
+def test_a_text_table_with_a_code_in_one_record_stays_one_table():
+    layout = detect_layout(rows(
+        ["Country Name", "Country Code", "Region"],
+        ["Aruba", "ABW", "Caribbean"],
+        ["Angola", "AGO", "Africa"],
+        ["Armenia", "AM1", "Asia"],
+        ["Albania", "ALB", "Europe"],
+        ["Andorra", "AND", "Europe"],
+    ))
+    assert spans(layout) == [([1], 2, 6)]
