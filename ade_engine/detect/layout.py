@@ -316,6 +316,8 @@ class _Segmenter:
                 c = line.first
                 if c > max(cols) or line.is_note():
                     break
+                if k == 0 and line.kinds[c] == TEXT and not line.first_text[:1].isdigit():
+                    break  # the sheet's first line, one text cell: its title, wherever it sits
                 if c <= table_first and not self.stub_header(k, header, table_first, floor):
                     break  # a title or note in the first column
             else:

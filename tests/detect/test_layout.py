@@ -381,3 +381,15 @@ def test_a_text_table_with_a_code_in_one_record_stays_one_table():
         ["Andorra", "AND", "Europe"],
     ))
     assert spans(layout) == [([1], 2, 6)]
+
+
+def test_the_sheets_first_line_of_one_text_cell_is_a_title_even_right_of_the_first_column():
+    layout = detect_layout(rows(
+        [None, "Student-teacher ratios"],
+        [None, "Local education agency", "Median ratio", "Median adult ratio"],
+        ["1", "Alpine", "22.5", "21.2"],
+        ["2", "Bayside", "18.0", "17.1"],
+        ["3", "Cedar", "19.4", "18.8"],
+    ))
+    assert spans(layout) == [([2], 3, 5)]
+    assert layout.roles()[1] == "title"
