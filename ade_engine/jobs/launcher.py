@@ -569,7 +569,12 @@ def _spawn_plan(job_dir: Path, request: dict[str, Any], settings: Any) -> tuple[
     if request.get("sandbox_level") == "strict":
         from ade_engine.jobs.sandbox import bwrap_argv
 
-        mounts = [str(runtime), *info.get("paths", [])]
+        # The interpreter as named (a venv's `bin/python` is a link to the base interpreter, whose folders are in
+        # `paths`): its folder's parent holds the venv's `pyvenv.cfg`, which Python reads at start-up.
+        bindir = os.path.dirname(os.path.abspath(python))
+        venv = os.path.dirname(bindir)
+        named = venv if os.path.isfile(os.path.join(venv, "pyvenv.cfg")) else bindir
+        mounts = [str(runtime), *info.get("paths", []), named]
         argv = bwrap_argv(job_dir, mounts, bool(request.get("runtime_network_access"))) + argv
         # A user namespace made by root cannot switch to another uid inside: bubblewrap itself runs as the job user.
         popen_user = job_user

@@ -258,6 +258,9 @@ def read_paths(plan: Plan, site: Path, wheelhouse: Path | None) -> list[str]:
 
     paths = [str(site), os.path.dirname(plan.python), os.path.dirname(os.path.realpath(plan.python)),
              *interpreter_info(plan.python).get("paths", [])]
+    venv_cfg = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(plan.python))), "pyvenv.cfg")
+    if os.path.isfile(venv_cfg):  # a venv's interpreter reads it at start-up (a build backend's too)
+        paths.append(venv_cfg)
     paths.extend(p for p in PIP_SYSTEM_FILES if os.path.exists(p))
     if wheelhouse is not None:
         paths.append(str(wheelhouse))

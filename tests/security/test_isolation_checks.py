@@ -147,7 +147,7 @@ def test_network_off_blocks_tcp_udp_unix(tmp_path, workspace, monkeypatch, level
                 assert run.found[what] != "ok", (name, what, run.found[what])
             assert _received(tcp, udp, unix) == {"tcp": b"", "unix": b"", "udp": b""}, name
             if name == "refused":
-                assert [w["code"] for w in run.artifact["warnings"]] == ["network_refused"]
+                assert [w["code"] for w in run.artifact["warnings"] if w["code"] != "sandbox_degraded"] == ["network_refused"]
                 assert run.artifact["engine"]["sandbox"]["network"] is False
 
         # Asked for by the manifest and allowed by the operator: TCP to the loopback listener works.

@@ -110,7 +110,7 @@ def test_long_job_survives_twenty_commands_and_a_workstation_start(tmp_path):
                 break
             assert time.monotonic() < deadline, "the long job never ended"
             time.sleep(0.3)
-        assert job["status"] == "succeeded", job
+        assert job["status"] == "succeeded", (job["error_code"], job["error_message"], job.get("log_tail"))
     finally:
         worker.terminate()
         try:
