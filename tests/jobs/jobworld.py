@@ -144,3 +144,38 @@ def job_python_for(user: str) -> str | None:
         if os.path.exists(cand) and not unreachable_for(user, os.path.realpath(cand), need="x"):
             return cand
     return None
+
+
+# A process that claims queued jobs until none is left and prints their ids (claim-race tests).
+CLAIMER = r'''
+import json, sys
+from ade_engine.jobs import queue
+from ade_engine.services.workspace import open_workspace
+from ade_engine.settings import load_settings
+
+ws = open_workspace(load_settings())
+wid = queue.new_worker_id()
+got = []
+print("ready", flush=True)
+sys.stdin.readline()  # all start claiming together
+while (job := queue.claim(ws, wid, 30)) is not None:
+    got.append(job.job_id)
+print(json.dumps(got), flush=True)
+'''
+
+
+def queue_rows(ws: Any, n: int) -> list[str]:
+    """Insert `n` bare queued job rows (no job dir) and return their ids, oldest first."""
+    import ulid
+
+    from ade_engine.store.models import Job, utcnow
+
+    ids = []
+    with ws.sessions.begin() as s:
+        for i in range(n):
+            jid = ulid.new().str
+            ids.append(jid)
+            s.add(Job(job_id=jid, workspace_id=ws.workspace_id, config_id="prices", config_version_id="v",
+                      content_hash="h", status="queued", attempt=1, queued_at=utcnow(), trace_id=f"t{i}",
+                      sandbox_missing=[], pinned=False))
+    return ids

@@ -7,43 +7,15 @@ import subprocess
 import sys
 import threading
 
-import ulid
-from jobworld import REPO_ROOT, settings_env
+from jobworld import CLAIMER, REPO_ROOT, queue_rows, settings_env
 
 from ade_engine.jobs.worker import Worker
-from ade_engine.store.models import Job, utcnow
+from ade_engine.store.models import Job
 
-CLAIMER = r'''
-import json, sys
-from ade_engine.jobs import queue
-from ade_engine.services.workspace import open_workspace
-from ade_engine.settings import load_settings
-
-ws = open_workspace(load_settings())
-wid = queue.new_worker_id()
-got = []
-print("ready", flush=True)
-sys.stdin.readline()  # both start claiming together
-while (job := queue.claim(ws, wid, 30)) is not None:
-    got.append(job.job_id)
-print(json.dumps(got), flush=True)
-'''
-
-
-def _queue_rows(ws, n: int) -> list[str]:
-    ids = []
-    with ws.sessions.begin() as s:
-        for i in range(n):
-            jid = ulid.new().str
-            ids.append(jid)
-            s.add(Job(job_id=jid, workspace_id=ws.workspace_id, config_id="prices", config_version_id="v",
-                      content_hash="h", status="queued", attempt=1, queued_at=utcnow(), trace_id=f"t{i}",
-                      sandbox_missing=[], pinned=False))
-    return ids
 
 
 def test_two_worker_processes_claim_200_jobs_without_duplicates(ws, data_dir):
-    ids = _queue_rows(ws, 200)
+    ids = queue_rows(ws, 200)
     procs = [subprocess.Popen([sys.executable, "-c", CLAIMER], env=settings_env(data_dir), cwd=REPO_ROOT,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
@@ -70,7 +42,7 @@ def test_two_worker_processes_claim_200_jobs_without_duplicates(ws, data_dir):
 
 def test_worker_slots_bound_concurrency_and_claim_fifo(ws):
     """A fake launcher: the loop never runs more than its slots at once, and takes jobs oldest first."""
-    ids = _queue_rows(ws, 12)
+    ids = queue_rows(ws, 12)
     lock = threading.Lock()
     running, peak, order = 0, 0, []
 

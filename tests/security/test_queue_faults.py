@@ -29,7 +29,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "jobs"))
 
-from jobworld import REPO_ROOT, STUB_PIPELINE, WORKER_MAIN, events, pid_alive, settings_env, stub_command, wait_until  # noqa: E402
+from jobworld import (  # noqa: E402
+    CLAIMER, REPO_ROOT, STUB_PIPELINE, WORKER_MAIN, events, pid_alive, queue_rows, settings_env, stub_command, wait_until)
 from pkgfactory import write_package  # noqa: E402
 from sqlalchemy import update  # noqa: E402
 
@@ -404,41 +405,12 @@ def test_reaper_does_not_kill_recycled_pid(ws, inputs, tmp_path):
             proc.wait(10)
 
 
-CLAIMER = r'''
-import json, sys
-from ade_engine.jobs import queue
-from ade_engine.services.workspace import open_workspace
-from ade_engine.settings import load_settings
-
-ws = open_workspace(load_settings())
-wid = queue.new_worker_id()
-got = []
-print("ready", flush=True)
-sys.stdin.readline()  # all start claiming together
-while (job := queue.claim(ws, wid, 30)) is not None:
-    got.append(job.job_id)
-print(json.dumps(got), flush=True)
-'''
-
-
-def _queue_rows(ws, n: int) -> list[str]:
-    import ulid
-
-    ids = []
-    with ws.sessions.begin() as s:
-        for i in range(n):
-            jid = ulid.new().str
-            ids.append(jid)
-            s.add(Job(job_id=jid, workspace_id=ws.workspace_id, config_id="prices", config_version_id="v",
-                      content_hash="h", status="queued", attempt=1, queued_at=utcnow(), trace_id=f"t{i}",
-                      sandbox_missing=[], pinned=False))
-    return ids
 
 
 def test_concurrent_claim_no_duplicates(ws, data_dir):
     """Check 5: N worker processes and 300 queued jobs on SQLite → every job claimed exactly once.
     (PostgreSQL: not run here — no server in this environment; the claim uses FOR UPDATE SKIP LOCKED there.)"""
-    ids = _queue_rows(ws, 300)
+    ids = queue_rows(ws, 300)
     procs = [subprocess.Popen([sys.executable, "-c", CLAIMER], env=settings_env(data_dir), cwd=REPO_ROOT,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(4)]
