@@ -279,10 +279,12 @@ class _Segmenter:
             while g >= floor and lines[g].single and self.is_group(g) and fdl - g <= 3:
                 g -= 1
             if g < fdl - 1 and g >= floor and self.headerlike[g] and self.gap(g + 1) <= 5:
-                if (fdl - g >= 3 and self.gap(g + 1) == 0 and lines[g + 1].first <= table_first
+                if ((fdl - g >= 3 or fdl - g == 2 and self.gap(fdl) >= 1)
+                        and self.gap(g + 1) == 0 and lines[g + 1].first <= table_first
                         and lines[g].first > lines[g + 1].first):
-                    # two section rows or more: the first, right under a header that leaves the first column
-                    # empty, names the stub column ("Offence" over "Higher tier offences", then rows)
+                    # two section rows or more, or one set apart from the rows by a blank line: the first, right
+                    # under a header that leaves the first column empty, names the stub column ("Offence" over
+                    # "Higher tier offences", then rows)
                     fdl = g + 2
                     k = g + 1
                 else:

@@ -393,3 +393,17 @@ def test_the_sheets_first_line_of_one_text_cell_is_a_title_even_right_of_the_fir
     ))
     assert spans(layout) == [([2], 3, 5)]
     assert layout.roles()[1] == "title"
+
+
+def test_a_stub_label_under_the_header_set_apart_from_the_rows_by_a_blank_line():
+    layout = detect_layout(rows(
+        ["See notes"],
+        None,
+        [None, "Number of farms", "Acreage (1,000)"],
+        ["Size and usage"],
+        None,
+        ["Total acres used", "20437", "2577.4"],
+        ["1 to 9 acres", "9251", "29.2"],
+        ["10 to 49 acres", "4994", "115.2"],
+    ))
+    assert spans(layout) == [([3, 4], 6, 8)]
