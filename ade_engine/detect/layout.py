@@ -237,7 +237,12 @@ class _Segmenter:
                 k += 1
                 continue
             if forced:
-                header, fdl = self.climb(k + 1, floor, force_first=k)
+                last_forced = k  # a second row of labels over the body right below ("30-Sep-16" | … twice)
+                while (last_forced - k < 2 and last_forced + 2 < n and self.datalike[last_forced + 1]
+                       and not text_table and self.datalike[last_forced + 2]
+                       and self.header_over_body(last_forced + 1)):
+                    last_forced += 1
+                header, fdl = self.climb(last_forced + 1, floor, force_first=k)
             else:
                 header, fdl = self.climb(k, floor)
             last = self.extend(fdl, text_table)
@@ -259,8 +264,9 @@ class _Segmenter:
         header: list[int] = []
         k = fdl - 1
         if force_first is not None:
-            header.append(force_first)
-            cols.update(lines[force_first].cols)
+            for r in range(fdl - 1, force_first - 1, -1):
+                header.append(r)
+                cols.update(lines[r].cols)
             k = force_first - 1
         else:
             # text-only records just above the first data line, shaped cell for cell like the body's records

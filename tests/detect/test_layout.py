@@ -407,3 +407,15 @@ def test_a_stub_label_under_the_header_set_apart_from_the_rows_by_a_blank_line()
         ["10 to 49 acres", "4994", "115.2"],
     ))
     assert spans(layout) == [([3, 4], 6, 8)]
+
+
+def test_two_rows_of_period_labels_over_figures_are_both_header_rows():
+    layout = detect_layout(rows(
+        ["Table 5.9: recalls"],
+        ["Recalled in period", "30-Sep-16", "31-Dec-16", "31-Mar-17", "30-Jun-17"],
+        ["Not returned by", "31-Dec-16", "31-Mar-17", "30-Jun-17", "30-Sep-17"],
+        ["All offences", "1,504", "1,516", "1,538", "1,584"],
+        ["Violence", "217", "218", "230", "246"],
+        ["Murder", "18", "19", "21", "23"],
+    ))
+    assert spans(layout) == [([2, 3], 4, 6)]
