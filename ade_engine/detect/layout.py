@@ -89,6 +89,10 @@ class _Segmenter:
             d, h, why = line.datalike, line.headerlike, ""
             if d and line.is_units_row():
                 d, h, why = False, True, "units row"
+            elif d and line.n_null == line.filled and line.first > 0 and self.headerlike and \
+                    line.row - lines[len(self.headerlike) - 1].row == 1 and \
+                    _labels_row(lines[len(self.headerlike) - 1], self.headerlike[-1]):
+                d, h, why = False, True, "marks under a header"  # "(r)" | "(p)": revised, provisional
             for ev in evidence:
                 scores = ev(line) or {}
                 if scores.get("data", 0) > 0:
@@ -524,6 +528,11 @@ def shape(value: Any) -> str:
             _shapes.clear()
         _shapes[value] = hit
     return hit
+
+
+def _labels_row(line: Line, headerlike: bool) -> bool:
+    """A header-like line, or a row of only dates or years (period labels)."""
+    return headerlike or (line.filled >= 2 and all(line.kinds[c] in (DATE, YEAR) for c in line.cols))
 
 
 def _counts_up(values: list[Any]) -> bool:

@@ -419,3 +419,16 @@ def test_two_rows_of_period_labels_over_figures_are_both_header_rows():
         ["Murder", "18", "19", "21", "23"],
     ))
     assert spans(layout) == [([2, 3], 4, 6)]
+
+
+def test_revision_marks_under_a_header_belong_to_it():
+    layout = detect_layout(rows(
+        ["Table 2: deaths in custody"],
+        [None, "12 months ending"],
+        [None, "Dec 13", "Dec 14", "Dec 15", "Dec 16"],
+        [None, None, None, "(r)", "(p)"],
+        ["MALES AND FEMALES"],
+        ["Total", "215", "243", "257", "354"],
+        ["Self-inflicted", "76", "89", "90", "119"],
+    ))
+    assert spans(layout) == [([2, 3, 4], 5, 7)]
