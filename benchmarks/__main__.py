@@ -1,4 +1,5 @@
-"""`python -m benchmarks [--rows 10000,100000] [--quick] [--config DIR] [--template DIR] [--out bench-out] [--no-readers]`."""
+"""`python -m benchmarks [--rows 10000,100000] [--quick] [--config DIR] [--template DIR] [--out bench-out]
+[--no-readers]`."""
 
 from __future__ import annotations
 

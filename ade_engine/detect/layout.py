@@ -182,8 +182,9 @@ class _Segmenter:
         return not (j < n and self.datalike[j] and self.lines[j].n_number and self.gap(j) <= 1 and j - k <= 12)
 
     def same_shapes(self, k: int, others: Iterable[int], share: float = 2 / 3) -> bool:
-        """Most cells of line k (two thirds, at least two, texts or codes: years never) have the shape (letters, digits, spaces, punctuation
-        as runs) of a cell in the same column of `others`: a record of a text-heavy table, not a header."""
+        """Most cells of line k (two thirds, at least two, texts or codes: years never) have the shape (letters,
+        digits, spaces, punctuation as runs) of a cell in the same column of `others`: a record of a text-heavy
+        table, not a header."""
         line = self.lines[k]
         if line.filled < 2:
             return False
@@ -386,7 +387,8 @@ class _Segmenter:
                 continue
             if self.headerlike[k]:
                 nxt = k + 1
-                if self.gap(k) == 0 and not line.is_note() and self.same_shapes(k, range(k - 1, max(fdl, k - 6) - 1, -1)):
+                above = range(k - 1, max(fdl, k - 6) - 1, -1)
+                if self.gap(k) == 0 and not line.is_note() and self.same_shapes(k, above):
                     last = k  # a record without values: its cells are shaped like the body's cells above
                     cols.update(line.cols)
                     k += 1

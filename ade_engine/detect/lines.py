@@ -26,8 +26,8 @@ NOTE_START = re.compile(
     r"click|return\s+to|back\s+to|for\s+more|more\s+information|contact|enquiries|inquiries|please|"
     r"https?://|www\.|<http))", re.IGNORECASE)
 _ANY_DIGIT = re.compile(r"\d")
-CAPTION = re.compile(r"^(?:table|figure|chart|exhibit|annex|appendix|schedule)\s+[a-z]{0,2}\d+[a-z]?(?:[.\-]\d+[a-z]?)*\b",
-                     re.IGNORECASE)
+CAPTION = re.compile(r"^(?:table|figure|chart|exhibit|annex|appendix|schedule)\s+[a-z]{0,2}\d+[a-z]?"
+                     r"(?:[.\-]\d+[a-z]?)*\b", re.IGNORECASE)
 BAND = re.compile(r"^\d{1,3}\s?[-–]\s?\d{1,3}$|^\d{1,3}\s?\+$")
 NUMBERED_NOTE = re.compile(r"^\s*(?:\d{1,2}\s+[A-Z]|\d{1,2}\s?[-–]\s?[A-Z])")
 PAGE_MARK = re.compile(r"^(?:page\s*\d+(?:\s*(?:of|/)\s*\d+)?|\d+\s+of\s+\d+|p\.\s*\d+)$", re.IGNORECASE)
@@ -102,7 +102,8 @@ class Line:
     def is_units_row(self) -> bool:
         """A units or sub-column row ("n" | "(%)" | "n" | "(%)", "(1,000)" | "(1,000)"): the value-like cells
         repeat (at most half of them distinct), none holds a digit unless bracketed, and one at least is text or
-        bracketed and not a null token, in half the cells at least (a row of dashes or "(NA)" is not one). Such a row reads as values but belongs to the header."""
+        bracketed and not a null token, in half the cells at least (a row of dashes or "(NA)" is not one). Such a
+        row reads as values but belongs to the header."""
         if self.n_value == 0 or self.filled < 3:
             return False
         cols = self.cols[1:] if self.kinds[self.first] == TEXT else self.cols
