@@ -28,6 +28,7 @@ _NUM = re.compile(r"^[(\[]?[-+−]?[$€£¥]?\s?[-+−]?(?:\d{1,3}(?:[,\s]\d{3}
                   r"(?:\s?[*†‡]+|\s?\(?[a-zA-Z]\)|\s?\\\d\\?)?$")
 _YEARISH = re.compile(r"^(?:(?:fy|cy|q[1-4]|h[12])\s?)?(1[89]\d\d|20\d\d)(?:\s?\(?[a-z0-9]{1,3}\)?|[*†]+|/\d{2,4}|-\d{2,4}"
                       r"|\s?(?:q[1-4]|p|r|e|est\.?)|\s?\\\d+\\?)?$", re.IGNORECASE)
+_FISCAL = re.compile(r"^(?:fy|ay|cy|sy)\s?'?\d{2}(?:\s?[-/]\s?'?\d{2})?$", re.IGNORECASE)  # FY03, AY07-08
 _DATE = re.compile(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"
                    r"|\d{1,2}[ -][A-Za-z]{3,9}[ -]\d{2,4}|[A-Za-z]{3,9}[ -]\d{1,2},? \d{4}|\d{1,2}:\d{2}(?::\d{2})?"
                    r"(?:\s?[ap]m)?|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*[-/ ]\d{2,4})$",
@@ -80,7 +81,7 @@ def _text_kind(t: str) -> int:
     if not _DIGIT.search(t):
         return TEXT
     if len(t) <= 40:
-        if _YEARISH.match(t):
+        if _YEARISH.match(t) or _FISCAL.match(t):
             return YEAR
         if _NUM.match(t):
             try:

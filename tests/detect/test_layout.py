@@ -432,3 +432,17 @@ def test_revision_marks_under_a_header_belong_to_it():
         ["Self-inflicted", "76", "89", "90", "119"],
     ))
     assert spans(layout) == [([2, 3, 4], 5, 7)]
+
+
+def test_fiscal_year_labels_read_as_years_in_a_stacked_header():
+    layout = detect_layout(rows(
+        ["Dollars in millions"],
+        None,
+        ["CROP YEAR 2003", "FY03", None, "FY03", None, "FY03"],
+        [None, "12 months", None, "4th Qtr", None, "3rd Qtr"],
+        None,
+        ["Net sales", "4936.0", None, "1307.0", None, "1470.0"],
+        ["Cost of sales", "4012.5", None, "1100.2", None, "1201.9"],
+        ["Gross margin", "923.5", None, "206.8", None, "268.1"],
+    ))
+    assert spans(layout) == [([3, 4], 6, 8)]
