@@ -373,6 +373,12 @@ class _Segmenter:
         profile.add(lines[fdl])
         while k < n:
             line = lines[k]
+            if (not self.datalike[k] and line.n_year >= 2 and line.n_text == 1 and line.kinds[line.first] == TEXT
+                    and line.n_year + 1 == line.filled and self.gap(k) == 0 and profile.figures(line)):
+                last = k  # a label and figures that happen to fall in the year range (2000.0, 1996.0)
+                cols.update(line.cols)
+                k += 1
+                continue
             if self.datalike[k] and not (line.single and line.is_note()):
                 if self.gap(k) and cols and not (set(line.cols) & cols):
                     break  # after blank lines, values in other columns: another block
@@ -496,6 +502,11 @@ class _Profile:
             seen[c] = seen.get(c, 0) + 1
             if kinds[c] == NUMBER or kinds[c] == NULL:
                 numeric[c] = numeric.get(c, 0) + 1
+
+    def figures(self, line: Line) -> bool:
+        """The line's years all sit in columns where the body has numbers."""
+        numeric, seen = self.numeric, self.seen
+        return all(numeric.get(c, 0) * 2 > seen.get(c, 0) for c in line.cols if line.kinds[c] == YEAR)
 
     def breaks(self, line: Line) -> bool:
         """Whether `line` must be tested as a header: always until the body is established."""

@@ -446,3 +446,16 @@ def test_fiscal_year_labels_read_as_years_in_a_stacked_header():
         ["Gross margin", "923.5", None, "206.8", None, "268.1"],
     ))
     assert spans(layout) == [([3, 4], 6, 8)]
+
+
+def test_figures_in_the_year_range_inside_a_body_stay_data():
+    layout = detect_layout(rows(
+        ["Country", "2005", "2006", "2007"],
+        ["Brazil", "100.0", "190.0", "180.0"],
+        ["India", "120.0", "220.0", "160.0"],
+        ["Mexico", "130.0", "210.0", "150.0"],
+        ["Other countries", "2000.0", "2100.0", "2000.0"],
+        None,
+        ["Source: a statistics office."],
+    ))
+    assert spans(layout) == [([1], 2, 5)]
