@@ -22,6 +22,7 @@ NULL_TOKENS = frozenset({
     "nil", "none", "null", "nan", "#n/a", "(na)", "(x)", "(z)", "(d)", "(s)", "(b)", "(nm)", "(r)", "nm", "nr",
     "ns", "s", "d", "c", "u", ":", "(*)", "†", "‡", "‡‡", "~", "?", "#", "n.d.", "nd", "(-)", "0", "[x]", "[c]",
     "[z]", "[u]", "[w]", "[low]", "low", "*~", "(l)", "(p)", "-*", "z*", "w", "n", "b",
+    "\\n", "\\r\\n", "\\t",  # an escaped line break or tab alone: an empty cell written out by an export
 })
 YEAR_MIN, YEAR_MAX = 1800, 2100
 _NUM = re.compile(r"^[(\[]?[-+−]?[$€£¥]?\s?[-+−]?(?:\d{1,3}(?:[,\s]\d{3})+|\d+)?(?:\.\d+)?\s?(?:%|[kKmMbB]n?)?[)\]]?"

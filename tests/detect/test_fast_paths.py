@@ -133,3 +133,17 @@ def test_label_matcher_tags_say_which_field_a_cell_names():
     matcher = LabelMatcher([("Amount", "amount"), ("total", "amount"), ("Email", "email")])
     assert matcher.tag_of("TOTAL") == "amount" and matcher.tag_of("e-mail") == "email"
     assert matcher.tag_of("Region") is None and matcher("Amount (1)")
+
+
+def test_an_escaped_line_break_alone_is_an_empty_value():
+    from ade_engine.detect.cells import NULL
+
+    assert _text_kind("\\n") == NULL and _text_kind("\\t") == NULL
+    layout = detect_layout(rows(
+        ["State", "Code", "2005", "2006"],
+        ["Wisconsin", "WI", "105.0", "266.0"],
+        ["Wyoming", "WY", "154.0", "491.0"],
+        [None, None, "\\n", "\\n"],
+        [None, None, "\\n", "\\n"],
+    ))
+    assert [(t.header_rows, t.first_data_row, t.last_data_row) for t in layout.tables] == [([1], 2, 5)]
