@@ -549,12 +549,12 @@ def _labels_row(line: Line, headerlike: bool) -> bool:
 
 
 def _counts_up(values: list[Any]) -> bool:
-    """1, 2, 3… (column numbers) across a row."""
+    """1, 2, 3… (column numbers) across a row: from 0, 1 or 2 (45, 46, 47 are figures that happen to follow)."""
     try:
         nums = [float(str(v).replace(",", "")) for v in values]
     except ValueError:
         return False
-    return all(b - a == 1 for a, b in zip(nums, nums[1:]))
+    return nums[0] <= 2 and all(b - a == 1 for a, b in zip(nums, nums[1:]))
 
 
 def detect_layout(rows: Iterable[tuple[int, Sequence[Any]]], *, max_header_lines: int = MAX_HEADER_LINES,

@@ -459,3 +459,18 @@ def test_figures_in_the_year_range_inside_a_body_stay_data():
         ["Source: a statistics office."],
     ))
     assert spans(layout) == [([1], 2, 5)]
+
+
+def test_figures_that_happen_to_count_up_are_not_column_numbers():
+    layout = detect_layout(rows(
+        ["Benefit", "2005", "2006", "2007"],
+        ["CAREGIVING LEAVE"],
+        ["Return to work gradually", "57.0", "56.0", "54.0"],
+        None,
+        ["TIME OFF"],
+        ["Personal time off", "45.0", "46.0", "47.0"],
+        ["Compensatory time", "18.0", "21.0", "9.0"],
+    ))
+    assert spans(layout) == [([1], 2, 7)]
+    numbered = detect_layout(rows(["Item", "1", "2", "3"], ["Wheat", "10", "12", "9"], ["Rice", "7", "8", "6"]))
+    assert spans(numbered) == [([1], 2, 3)]
