@@ -163,18 +163,27 @@ def encrypt(key: bytes, key_id: str, plaintext: str, aad: str) -> str:
     return f"{PREFIX}{key_id}:{_b64e(nonce)}:{_b64e(ct)}"
 
 
-def decrypt(keyring: KeyLookup | Mapping[str, bytes], envelope: str, aad: str) -> str:
-    """Decrypt an envelope with the key it names; raise `secrets.unknown_key`, `secrets.decrypt_failed` or
-    `secrets.envelope_malformed`."""
+def open_envelope(keyring: KeyLookup | Mapping[str, bytes], envelope: str,
+                  aad: str) -> tuple[Envelope, bytes, str | None]:
+    """(parsed envelope, the key it names, the secret's name from `aad`); raise `secrets.envelope_malformed`
+    or `secrets.unknown_key`. The common first step of `decrypt` and `integrity.verify`."""
     name = name_from_aad(aad) if isinstance(aad, str) else None
     env = parse_envelope(envelope, name=name)
     key = keyring.get(env.key_id) if isinstance(keyring, Mapping) else keyring.key_for(env.key_id)
-    who = name or "(unnamed)"
     if key is None:
         raise UnknownKeyError(
-            f"secret {who} was encrypted with key '{env.key_id}', which this installation does not have; set it again",
+            f"secret {name or '(unnamed)'} was encrypted with key '{env.key_id}', which this installation does "
+            "not have; set it again",
             details={"name": name, "key_id": env.key_id},
         )
+    return env, key, name
+
+
+def decrypt(keyring: KeyLookup | Mapping[str, bytes], envelope: str, aad: str) -> str:
+    """Decrypt an envelope with the key it names; raise `secrets.unknown_key`, `secrets.decrypt_failed` or
+    `secrets.envelope_malformed`."""
+    env, key, name = open_envelope(keyring, envelope, aad)
+    who = name or "(unnamed)"
     try:
         data = AESGCM(bytes(key)).decrypt(env.nonce, env.ciphertext, aad.encode("utf-8"))
     except InvalidTag:

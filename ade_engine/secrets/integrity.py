@@ -17,8 +17,8 @@ from collections.abc import Mapping
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from ade_engine.secrets.envelope import TAG_BYTES, KeyLookup, name_from_aad, parse_envelope
-from ade_engine.secrets.errors import DecryptFailed, UnknownKeyError
+from ade_engine.secrets.envelope import TAG_BYTES, KeyLookup, open_envelope
+from ade_engine.secrets.errors import DecryptFailed
 
 _R = 0xE1 << 120  # the GCM reduction polynomial, in GCM's reflected bit order
 
@@ -65,15 +65,8 @@ def gcm_tag(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
 def verify(keyring: KeyLookup | Mapping[str, bytes], envelope: str, aad: str) -> None:
     """Return if `envelope` is intact under its key and `aad`; else raise `secrets.unknown_key`,
     `secrets.envelope_malformed` or `secrets.decrypt_failed` (what `decrypt` would raise). Never decrypts."""
-    name = name_from_aad(aad) if isinstance(aad, str) else None
-    env = parse_envelope(envelope, name=name)
-    key = keyring.get(env.key_id) if isinstance(keyring, Mapping) else keyring.key_for(env.key_id)
+    env, key, name = open_envelope(keyring, envelope, aad)
     who = name or "(unnamed)"
-    if key is None:
-        raise UnknownKeyError(
-            f"secret {who} was encrypted with key '{env.key_id}', which this installation does not have; set it again",
-            details={"name": name, "key_id": env.key_id},
-        )
     body, tag = env.ciphertext[:-TAG_BYTES], env.ciphertext[-TAG_BYTES:]
     if not hmac.compare_digest(gcm_tag(key, env.nonce, body, aad.encode("utf-8")), tag):
         raise DecryptFailed(
