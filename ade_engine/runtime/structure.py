@@ -690,12 +690,8 @@ class LayoutScanner:
         self.evidence = {r: evidence[r] for r, _ in carry if r in evidence}
         self.buffer = carry
 
-    def _new_table(self, kind: str, first_row: int) -> TablePlan:
-        self.counter.bump(f"{self.sheet_id} row {first_row}")
-        plan = TablePlan(sheet_id=self.sheet_id, index=len(self.tables) + 1, kind=kind,
-                         sample_size=self.settings.column_sample_size)
-        self.tables.append(plan)
-        return plan
+    # The same table bookkeeping as the row scanner's (both hold sheet_id, counter, tables and settings).
+    _new_table = SheetScanner._new_table
 
     def finish(self) -> SheetStructure:
         self._segment(final=True)
