@@ -16,7 +16,7 @@ import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import BinaryIO, Iterator, Mapping
 
 from ade_engine.runtime.atomic import save_bytes_atomic
 from ade_engine.runtime.jobfiles import UnsafeEntry, open_regular, read_bytes, unlink_entry
@@ -72,9 +72,9 @@ def _file_chunks(fd: int) -> Iterator[bytes]:
         yield chunk
 
 
-def _zip_chunks(path: Path) -> Iterator[bytes]:
+def _zip_chunks(fh: BinaryIO) -> Iterator[bytes]:
     """The decompressed bytes of every part of a zip (a workbook's sheet XML holds its cells compressed)."""
-    with zipfile.ZipFile(path) as zf:
+    with zipfile.ZipFile(fh) as zf:
         for info in zf.infolist():
             with zf.open(info) as part:
                 while chunk := part.read(_CHUNK):
@@ -83,16 +83,14 @@ def _zip_chunks(path: Path) -> Iterator[bytes]:
 
 
 def _scan_file(path: Path, needles: list[tuple[bytes, str]]) -> set[str]:
-    fd = open_regular(path, os.O_RDONLY)
-    with os.fdopen(fd, "rb") as fh:
+    with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as fh:  # one descriptor for both passes
         names = _scan_stream(_file_chunks(fh.fileno()), needles)
         fh.seek(0)
-        is_zip = fh.read(4) == b"PK\x03\x04"
-    if is_zip:
-        try:
-            names |= _scan_stream(_zip_chunks(path), needles)
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError):
-            pass  # not a readable zip: its raw bytes were scanned above
+        if fh.read(4) == b"PK\x03\x04":
+            try:
+                names |= _scan_stream(_zip_chunks(fh), needles)
+            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError):
+                pass  # not a readable zip: its raw bytes were scanned above
     return names
 
 
