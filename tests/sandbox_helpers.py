@@ -11,8 +11,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -252,3 +254,12 @@ def open_for_job_user(path: Path, stop: Path | None = None) -> None:
             break
 
 
+def wait_until(predicate, *, timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll until `predicate()` is truthy; the timeout only bounds a hung test, it asserts nothing timed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what}")

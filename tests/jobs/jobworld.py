@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sandbox_helpers import wait_until  # noqa: F401 - re-exported for the jobs tests
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 STUB_PIPELINE = r'''
@@ -106,17 +108,6 @@ def start_worker(data_dir: Path, stub: Path | None, *, concurrency: int = 1, **e
     argv = [sys.executable, "-c", WORKER_MAIN, str(concurrency), *(stub_command(stub) if stub else [])]
     return subprocess.Popen(argv, env=settings_env(data_dir, **extra), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def wait_until(predicate, *, timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll until `predicate()` is truthy; the timeout only bounds a hung test, it asserts nothing timed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def pid_alive(pid: int) -> bool:

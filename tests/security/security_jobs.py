@@ -11,7 +11,6 @@ import json
 import os
 import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pkgfactory import deep_merge, write_csv, write_package
-from sandbox_helpers import IS_ROOT, JOB_PYTHON, JOB_USER
+from sandbox_helpers import IS_ROOT, JOB_PYTHON, JOB_USER, wait_until
 
 PROBE_HEAD = '''
 import errno, json, os, sys
@@ -127,17 +126,6 @@ def run_probe_job(settings: Any, pkg: Path, src: Path, *, job_id: str | None = N
     return JobRun(job_dir, outcome, found, seen)
 
 
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 90, what: str = "condition") -> Any:
-    """Poll until `predicate()` is truthy; the timeout only bounds a hung test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
-
-
 class HeldJob:
     """A job running in a thread of the test, held in its hook (`hold()`) until released."""
 
@@ -160,7 +148,8 @@ def held_job(settings: Any, pkg: Path, src: Path, *,
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     try:
-        wait_until(lambda: (held.job_dir / "ready").exists() or not thread.is_alive(), what="the held job to start")
+        wait_until(lambda: (held.job_dir / "ready").exists() or not thread.is_alive(), timeout=90,
+                   what="the held job to start")
         assert thread.is_alive(), f"the held job ended early: {held.run and held.run.outcome}"
         yield held
     finally:

@@ -225,7 +225,7 @@ def test_rotation_crash_safe(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", KILLED_MIDWAY, str(marker)], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        wait_until(lambda: marker.exists() or proc.poll() is not None, what="rotate-key to get halfway")
+        wait_until(lambda: marker.exists() or proc.poll() is not None, timeout=90, what="rotate-key to get halfway")
         assert marker.exists(), proc.communicate()[1].decode()[-2000:]
         proc.send_signal(signal.SIGKILL)
     finally:
