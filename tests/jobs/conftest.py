@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for pkgfactory
 
-from jobworld import STUB_PIPELINE, stub_command  # noqa: E402
+from jobworld import STUB_PIPELINE, install_stub  # noqa: E402
 from pkgfactory import write_package  # noqa: E402
 
 from ade_engine.services import configs  # noqa: E402
@@ -60,12 +60,7 @@ def ws(make_ws):
 @pytest.fixture
 def stub(tmp_path: Path, monkeypatch) -> Path:
     """The stand-in pipeline, used by in-process workers of this test."""
-    import ade_engine.jobs.worker as worker_mod
-
-    path = tmp_path / "stub_pipeline.py"
-    path.write_text(STUB_PIPELINE, encoding="utf-8")
-    monkeypatch.setattr(worker_mod, "_command_override", stub_command(path))
-    return path
+    return install_stub(tmp_path, monkeypatch, STUB_PIPELINE)
 
 
 @pytest.fixture

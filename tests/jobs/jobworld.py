@@ -170,3 +170,13 @@ def queue_rows(ws: Any, n: int) -> list[str]:
                       content_hash="h", status="queued", attempt=1, queued_at=utcnow(), trace_id=f"t{i}",
                       sandbox_missing=[], pinned=False))
     return ids
+
+
+def install_stub(tmp_path: Path, monkeypatch: Any, source: str = STUB_PIPELINE) -> Path:
+    """Write a stand-in pipeline and make in-process workers of the test run it; returns its path."""
+    import ade_engine.jobs.worker as worker_mod
+
+    path = tmp_path / "stub_pipeline.py"
+    path.write_text(source, encoding="utf-8")
+    monkeypatch.setattr(worker_mod, "_command_override", stub_command(path))
+    return path

@@ -30,7 +30,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "jobs"))
 
 from jobworld import (  # noqa: E402
-    CLAIMER, REPO_ROOT, STUB_PIPELINE, WORKER_MAIN, events, pid_alive, queue_rows, settings_env, stub_command, wait_until)
+    CLAIMER, REPO_ROOT, STUB_PIPELINE, WORKER_MAIN, events, install_stub, pid_alive, queue_rows, settings_env, stub_command,
+    wait_until)
 from pkgfactory import write_package  # noqa: E402
 from sqlalchemy import update  # noqa: E402
 
@@ -68,12 +69,7 @@ def ws(data_dir: Path, tmp_path: Path):
 @pytest.fixture
 def stub(tmp_path: Path, monkeypatch) -> Path:
     """The stand-in pipeline (with "nap"), also used by in-process workers of the test."""
-    import ade_engine.jobs.worker as worker_mod
-
-    path = tmp_path / "stub_pipeline.py"
-    path.write_text(NAP_STUB, encoding="utf-8")
-    monkeypatch.setattr(worker_mod, "_command_override", stub_command(path))
-    return path
+    return install_stub(tmp_path, monkeypatch, NAP_STUB)
 
 
 @pytest.fixture
